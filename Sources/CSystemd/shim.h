@@ -1,0 +1,4 @@
+#ifndef SIDECAR_CSYSTEMD_SHIM_H
+#define SIDECAR_CSYSTEMD_SHIM_H
+#include <systemd/sd-daemon.h>
+#endif
