@@ -11,7 +11,8 @@ public enum Frame {
     /// Writes `value` as one frame (prefix and JSON) at the end of `buffer`.
     public static func write(_ value: JSONValue, into buffer: inout ByteBuffer) {
         let prefixIndex = buffer.writerIndex
-        buffer.moveWriterIndex(forwardBy: prefixLength)
+        // A placeholder, not moveWriterIndex: that traps when the buffer has no spare capacity.
+        buffer.writeInteger(UInt32(0), endianness: .big)
         JSONWriter.write(value, into: &buffer)
         let bodyLength = buffer.writerIndex - prefixIndex - prefixLength
         buffer.setInteger(UInt32(truncatingIfNeeded: bodyLength), at: prefixIndex, endianness: .big)
@@ -54,5 +55,47 @@ public struct FrameDecoder: Sendable {
         // A slice shares storage with the read buffer: no copy per frame.
         let frame = buffer.readSlice(length: Int(length))!  // checked just above
         return .frame(frame)
+    }
+}
+
+extension Frame {
+    /// Writes `response` as one frame without building an intermediate JSON object:
+    /// the hot path of every answer the server sends.
+    public static func write(_ response: RPCResponse, into buffer: inout ByteBuffer) {
+        let prefixIndex = buffer.writerIndex
+        // A placeholder, not moveWriterIndex: that traps when the buffer has no spare capacity.
+        buffer.writeInteger(UInt32(0), endianness: .big)
+        writeBody(of: response, into: &buffer)
+        let bodyLength = buffer.writerIndex - prefixIndex - prefixLength
+        buffer.setInteger(UInt32(truncatingIfNeeded: bodyLength), at: prefixIndex, endianness: .big)
+    }
+
+    /// Writes a batch reply (a JSON array of responses) as one frame.
+    public static func write(batch responses: [RPCResponse], into buffer: inout ByteBuffer) {
+        let prefixIndex = buffer.writerIndex
+        // A placeholder, not moveWriterIndex: that traps when the buffer has no spare capacity.
+        buffer.writeInteger(UInt32(0), endianness: .big)
+        buffer.writeInteger(UInt8(ascii: "["))
+        for (offset, response) in responses.enumerated() {
+            if offset > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            writeBody(of: response, into: &buffer)
+        }
+        buffer.writeInteger(UInt8(ascii: "]"))
+        let bodyLength = buffer.writerIndex - prefixIndex - prefixLength
+        buffer.setInteger(UInt32(truncatingIfNeeded: bodyLength), at: prefixIndex, endianness: .big)
+    }
+
+    private static func writeBody(of response: RPCResponse, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#"{"jsonrpc":"2.0","id":"#)
+        JSONWriter.write(response.id.jsonValue, into: &buffer)
+        switch response.outcome {
+        case .success(let result):
+            buffer.writeStaticString(#","result":"#)
+            JSONWriter.write(result, into: &buffer)
+        case .failure(let error):
+            buffer.writeStaticString(#","error":"#)
+            JSONWriter.write(error.jsonValue, into: &buffer)
+        }
+        buffer.writeInteger(UInt8(ascii: "}"))
     }
 }

@@ -159,7 +159,7 @@ public struct JSONParser {
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                return try makeString(slice, at: start)
+                return try makeString(slice, at: start - 1)
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("unescaped control character in string") }
@@ -177,7 +177,7 @@ public struct JSONParser {
             case UInt8(ascii: "\""):
                 index += 1
                 let string: String? = utf8.withUnsafeBytes { String(validating: $0, as: UTF8.self) }
-                guard let string else { throw error("invalid UTF-8 in string", at: start) }
+                guard let string else { throw error("invalid UTF-8 in string", at: start - 1) }
                 return string
             case UInt8(ascii: "\\"):
                 index += 1
@@ -207,18 +207,21 @@ public struct JSONParser {
 
     /// Reads the four hex digits after `\u` (and a low surrogate escape when the first is a high one).
     private mutating func parseUnicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
+        let escapeStart = index - 2  // the backslash that opens the escape
         let first = try parseHex4()
         switch first {
         case 0xD800...0xDBFF:
             guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-            else { throw error("unpaired surrogate in \\u escape") }
+            else { throw error("unpaired surrogate in \\u escape", at: escapeStart) }
             index += 2
             let second = try parseHex4()
-            guard (0xDC00...0xDFFF).contains(second) else { throw error("unpaired surrogate in \\u escape") }
+            guard (0xDC00...0xDFFF).contains(second) else {
+                throw error("unpaired surrogate in \\u escape", at: escapeStart)
+            }
             let scalar = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             return Unicode.Scalar(scalar)!  // always valid: in 0x10000...0x10FFFF
         case 0xDC00...0xDFFF:
-            throw error("unpaired surrogate in \\u escape")
+            throw error("unpaired surrogate in \\u escape", at: escapeStart)
         default:
             return Unicode.Scalar(first)!  // always valid: not a surrogate
         }

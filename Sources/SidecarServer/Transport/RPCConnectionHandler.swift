@@ -1,0 +1,345 @@
+import Logging
+import NIOCore
+import NIOExtras
+import OrderedCollections
+import SidecarProtocol
+
+/// Serves JSON-RPC on one connection: decodes each frame once, dispatches it through the
+/// router, and writes the encoded responses in batches (one flush per read burst).
+///
+/// It lives on the connection's event loop and owns all of the connection's mutable state.
+/// Waiting handlers run as tasks; their responses come back to the loop and are written
+/// whenever they are ready, so they never hold up the requests behind them.
+final class RPCConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    private let router: MethodRouter
+    private let connection: ConnectionInfo
+    private let shard: MetricsShard
+    private let serverMetrics: ServerMetrics
+    private let maximumOutboundBytes: Int
+    private let maximumFrameLength: Int
+    private let logger: Logger
+
+    private var context: ChannelHandlerContext?
+    /// Responses encoded during the current read burst, flushed in `channelReadComplete`.
+    private var pendingOutput: ByteBuffer
+    private var isReading = false
+    /// Waiting handlers started and not yet answered.
+    private var waitingRequests = 0
+    /// A `read` held back because the peer is not reading what we send (back-pressure).
+    private var readHeldBack = false
+    private var isQuiescing = false
+    /// Notifications held while the channel is not writable, newest per key.
+    private var heldNotifications: OrderedDictionary<String, RPCNotification> = [:]
+
+    init(
+        router: MethodRouter,
+        connection: ConnectionInfo,
+        shard: MetricsShard,
+        serverMetrics: ServerMetrics,
+        maximumOutboundBytes: Int,
+        maximumFrameLength: Int,
+        logger: Logger
+    ) {
+        self.router = router
+        self.connection = connection
+        self.shard = shard
+        self.serverMetrics = serverMetrics
+        self.maximumOutboundBytes = maximumOutboundBytes
+        self.maximumFrameLength = maximumFrameLength
+        self.logger = logger
+        self.pendingOutput = ByteBuffer()
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        pendingOutput = context.channel.allocator.buffer(capacity: 1024)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        serverMetrics.requestsInFlight.wrappingDecrement(by: waitingRequests, ordering: .relaxed)
+        waitingRequests = 0
+        heldNotifications.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
+        switch unwrapInboundIn(data) {
+        case .frame(let frame):
+            shard.bytesIn += Frame.prefixLength + frame.readableBytes
+            handle(frame: frame)
+        case .tooLarge(let length):
+            refuseOversizedFrame(length: length, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        flushPendingOutput(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Back-pressure: a peer that does not read its responses gets no more requests read.
+        guard context.channel.isWritable, !isQuiescing else {
+            readHeldBack = !isQuiescing
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            sendHeldNotifications(context: context)
+            if readHeldBack {
+                readHeldBack = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            isQuiescing = true
+            closeIfQuiescedAndIdle(context: context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error, closing", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: - Requests
+
+    private func handle(frame: ByteBuffer) {
+        let started = NIODeadline.now()
+        switch RPCInbound.decode(frame: frame) {
+        case .failure(let error):
+            shard.recordProtocolError(error.code)
+            emit(RPCResponse(id: .null, error: error))
+        case .single(let entry):
+            guard let immediate = dispatch(entry, started: started, completion: { [self] response in
+                if let response { emit(response) }
+            }) else { return }
+            if let response = immediate.response { emit(response) }
+        case .batch(let entries):
+            handleBatch(entries, started: started)
+        }
+    }
+
+    private func handleBatch(_ entries: [RPCInboundEntry], started: NIODeadline) {
+        let batch = BatchReply(count: entries.count)
+        for (index, entry) in entries.enumerated() {
+            let immediate = dispatch(entry, started: started, completion: { [self] response in
+                if batch.fill(index, with: response) { emitBatch(batch) }
+            })
+            if let immediate, batch.fill(index, with: immediate.response) { emitBatch(batch) }
+        }
+    }
+
+    private func emitBatch(_ batch: BatchReply) {
+        let responses = batch.responses
+        // A batch of notifications only gets no reply at all (JSON-RPC 2.0 section 6).
+        guard !responses.isEmpty else { return }
+        write { buffer in Frame.write(batch: responses, into: &buffer) }
+    }
+
+    /// The outcome of dispatching an entry right away; `nil` means a waiting handler will call
+    /// the completion later.
+    private struct Immediate {
+        /// The response, or `nil` for a notification.
+        var response: RPCResponse?
+    }
+
+    /// Runs one entry. Immediate outcomes are returned; waiting handlers call `completion` on
+    /// the event loop when done (with `nil` for notifications).
+    private func dispatch(
+        _ entry: RPCInboundEntry,
+        started: NIODeadline,
+        completion: @escaping (RPCResponse?) -> Void
+    ) -> Immediate? {
+        let request: RPCRequest
+        switch entry {
+        case .invalid(let id, let error):
+            shard.recordProtocolError(error.code)
+            return Immediate(response: RPCResponse(id: id, error: error))
+        case .request(let valid):
+            request = valid
+        }
+        guard let handler = router.handler(for: request.method) else {
+            let error = RPCError.methodNotFound(request.method)
+            record(request, known: false, started: started, error: error.code)
+            return Immediate(response: request.id.map { RPCResponse(id: $0, error: error) })
+        }
+        let requestContext = RequestContext(method: request.method, params: Params(request.params), connection: connection)
+        switch handler {
+        case .immediate(let run):
+            let outcome: Result<JSONValue, RPCError>
+            do {
+                outcome = .success(try run(requestContext))
+            } catch {
+                outcome = .failure(rpcError(from: error, method: request.method))
+            }
+            record(request, known: true, started: started, error: outcome.errorCode)
+            return Immediate(response: request.id.map { RPCResponse(id: $0, outcome: outcome) })
+        case .waiting(let run):
+            guard let context else { return Immediate(response: nil) }
+            startWaiting(request, run: run, requestContext: requestContext, started: started, context: context, completion: completion)
+            return nil
+        }
+    }
+
+    private func startWaiting(
+        _ request: RPCRequest,
+        run: @escaping @Sendable (RequestContext) async throws -> JSONValue,
+        requestContext: RequestContext,
+        started: NIODeadline,
+        context: ChannelHandlerContext,
+        completion: @escaping (RPCResponse?) -> Void
+    ) {
+        waitingRequests += 1
+        serverMetrics.requestsInFlight.wrappingIncrement(ordering: .relaxed)
+        let promise = context.eventLoop.makePromise(of: JSONValue.self)
+        promise.completeWithTask { try await run(requestContext) }
+        let loopBound = NIOLoopBound((self, completion), eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { result in
+            let (handler, completion) = loopBound.value
+            guard handler.context != nil else { return }  // the connection closed meanwhile
+            handler.waitingRequests -= 1
+            handler.serverMetrics.requestsInFlight.wrappingDecrement(ordering: .relaxed)
+            let outcome = result.mapError { handler.rpcError(from: $0, method: request.method) }
+            handler.record(request, known: true, started: started, error: outcome.errorCode)
+            completion(request.id.map { RPCResponse(id: $0, outcome: outcome) })
+            if let context = handler.context { handler.closeIfQuiescedAndIdle(context: context) }
+        }
+    }
+
+    private func record(_ request: RPCRequest, known: Bool, started: NIODeadline, error: RPCErrorCode?) {
+        let elapsed = NIODeadline.now() - started
+        shard.recordRequest(method: request.method, known: known, latencyNanos: elapsed.nanoseconds, errorCode: error)
+    }
+
+    private func rpcError(from error: any Error, method: String) -> RPCError {
+        if let rpcError = error as? RPCError { return rpcError }
+        logger.error("method failed", metadata: ["method": "\(method)", "error": "\(error)"])
+        return RPCError.internalError("\(method) failed: \(error)")
+    }
+
+    // MARK: - Output
+
+    private func emit(_ response: RPCResponse) {
+        write { buffer in Frame.write(response, into: &buffer) }
+    }
+
+    /// Encodes into the burst buffer while reading (flushed once at the end of the burst), or
+    /// writes and flushes at once for a response that completed later.
+    private func write(_ encode: (inout ByteBuffer) -> Void) {
+        guard let context else { return }
+        let before = pendingOutput.readableBytes
+        encode(&pendingOutput)
+        shard.bytesOut += pendingOutput.readableBytes - before
+        if !isReading { flushPendingOutput(context: context) }
+    }
+
+    private func flushPendingOutput(context: ChannelHandlerContext) {
+        guard pendingOutput.readableBytes > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(pendingOutput), promise: nil)
+        pendingOutput.clear()
+        enforceOutboundLimit(context: context)
+    }
+
+    /// Closes a connection whose unsent bytes exceed the cap: its peer has stopped reading.
+    private func enforceOutboundLimit(context: ChannelHandlerContext) {
+        guard !context.channel.isWritable,
+            let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes),
+            buffered > maximumOutboundBytes
+        else { return }
+        logger.warning(
+            "closing connection: peer is not reading its responses",
+            metadata: ["connection": "\(connection.id)", "uid": "\(connection.uid)", "unsentBytes": "\(buffered)"]
+        )
+        context.close(promise: nil)
+    }
+
+    // MARK: - Notifications
+
+    /// Sends a server notification. While the peer is not reading, notifications are held,
+    /// one per `coalescingKey` (the newest replaces the older), so a slow reader costs memory
+    /// bounded by its keys, never by the rate of changes.
+    func send(_ notification: RPCNotification, coalescingKey: String) {
+        guard let context else { return }
+        guard context.channel.isWritable else {
+            if heldNotifications.updateValue(notification, forKey: coalescingKey) != nil {
+                shard.notificationsCoalesced += 1
+            }
+            return
+        }
+        shard.notificationsSent += 1
+        write { buffer in Frame.write(notification.jsonValue, into: &buffer) }
+    }
+
+    private func sendHeldNotifications(context: ChannelHandlerContext) {
+        guard !heldNotifications.isEmpty else { return }
+        let held = heldNotifications
+        heldNotifications.removeAll()
+        for (key, notification) in held { send(notification, coalescingKey: key) }
+    }
+
+    // MARK: - Errors that end the connection
+
+    private func refuseOversizedFrame(length: UInt64, context: ChannelHandlerContext) {
+        let error = RPCError.frameTooLarge(length: length, maximum: maximumFrameLength)
+        shard.recordProtocolError(error.code)
+        logger.notice("closing connection: frame too large", metadata: ["connection": "\(connection.id)", "length": "\(length)"])
+        emit(RPCResponse(id: .null, error: error))
+        flushPendingOutput(context: context)
+        context.closeAfterFlush()
+    }
+
+    private func closeIfQuiescedAndIdle(context: ChannelHandlerContext) {
+        guard isQuiescing, waitingRequests == 0 else { return }
+        flushPendingOutput(context: context)
+        context.close(promise: nil)
+    }
+}
+
+extension Result where Failure == RPCError {
+    fileprivate var errorCode: RPCErrorCode? {
+        if case .failure(let error) = self { return error.code }
+        return nil
+    }
+}
+
+/// The slots of a batch reply, filled as its requests complete.
+private final class BatchReply {
+    private var slots: [RPCResponse?]
+    private var remaining: Int
+
+    init(count: Int) {
+        self.slots = Array(repeating: nil, count: count)
+        self.remaining = count
+    }
+
+    /// Fills slot `index`; returns `true` when it was the last one outstanding.
+    func fill(_ index: Int, with response: RPCResponse?) -> Bool {
+        slots[index] = response
+        remaining -= 1
+        return remaining == 0
+    }
+
+    var responses: [RPCResponse] { slots.compactMap { $0 } }
+}

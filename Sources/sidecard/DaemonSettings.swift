@@ -1,0 +1,61 @@
+import Logging
+import SidecarProtocol
+import SidecarServer
+
+/// The daemon's settings: each from its flag, else the configuration file, else the default.
+struct DaemonSettings {
+    var server: ServerConfiguration
+    var logLevel: Logger.Level
+
+    init(flags: Sidecard, environment: [String: String]) throws {
+        let file: ConfigurationFile?
+        if let explicit = flags.config {
+            file = try ConfigurationFile.load(path: explicit, required: true)
+        } else if let path = ConfigurationFile.defaultPath(environment: environment) {
+            file = try ConfigurationFile.load(path: path, required: false)
+        } else {
+            file = nil
+        }
+
+        let socketPath = SocketPath.resolve(explicit: try flags.socket ?? file?.string("socket"), environment: environment)
+        var server = ServerConfiguration(socketPath: socketPath)
+        server.version = Sidecard.version
+        server.maximumFrameLength = try Self.positive(
+            "max-frame-bytes", flags.maxFrameBytes ?? file?.int("max-frame-bytes") ?? server.maximumFrameLength,
+            maximum: Int(UInt32.max))
+        server.maximumConnections = try Self.positive(
+            "max-connections", flags.maxConnections ?? file?.int("max-connections") ?? server.maximumConnections)
+        server.maximumOutboundBytes = try Self.positive(
+            "max-outbound-bytes", flags.maxOutboundBytes ?? file?.int("max-outbound-bytes") ?? server.maximumOutboundBytes)
+        server.threads = try Self.positive("threads", flags.threads ?? file?.int("threads") ?? server.threads, maximum: 256)
+
+        var allowed = Set(flags.allowUid)
+        for uid in try file?.intArray("allow-uid") ?? [] {
+            guard let valid = UInt32(exactly: uid) else { throw ConfigurationError("allow-uid: \(uid) is not a user id") }
+            allowed.insert(valid)
+        }
+        server.allowedUIDs = allowed
+
+        let idle = try flags.idleExit ?? file?.double("idle-exit") ?? 0
+        guard idle >= 0 else { throw ConfigurationError("idle-exit must be 0 (off) or a positive number of seconds, got \(idle)") }
+        server.idleExitSeconds = idle > 0 ? idle : nil
+
+        let shutdown = try flags.shutdownTimeout ?? file?.double("shutdown-timeout") ?? server.shutdownTimeoutSeconds
+        guard shutdown >= 0 else { throw ConfigurationError("shutdown-timeout must not be negative, got \(shutdown)") }
+        server.shutdownTimeoutSeconds = shutdown
+
+        let levelName = try flags.logLevel ?? file?.string("log-level") ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ConfigurationError("log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(levelName)'")
+        }
+        self.logLevel = level
+        self.server = server
+    }
+
+    private static func positive(_ key: String, _ value: Int, maximum: Int = Int.max) throws -> Int {
+        guard value > 0, value <= maximum else {
+            throw ConfigurationError("\(key) must be between 1 and \(maximum), got \(value)")
+        }
+        return value
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SidecarProtocol
+import SidecarServer
+
+/// `sidecard`: the per-user Sidecar daemon.
+@main
+struct Sidecard: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "sidecard",
+        abstract: "The Sidecar daemon: app state, cache and tasks for desktop apps, over JSON-RPC on a Unix socket.",
+        discussion: """
+            Listens on a Unix domain socket and speaks length-prefixed JSON-RPC 2.0 \
+            (see protocol/PROTOCOL.md). Under systemd it is socket-activated (LISTEN_FDS) and \
+            reports readiness with sd_notify.
+
+            Every option can also be set in $XDG_CONFIG_HOME/sidecar/config.toml (default \
+            ~/.config/sidecar/config.toml) under the same name without the dashes, e.g. \
+            `max-connections = 64` or `allow-uid = [1001]`. Flags win over the file.
+            """,
+        version: version
+    )
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The socket to listen on.",
+        discussion: "Default: $SIDECAR_SOCKET, else $XDG_RUNTIME_DIR/sidecar/sidecar.sock, else /tmp/sidecar-$UID/sidecar.sock. Ignored when socket-activated.",
+        valueName: "path"))
+    var socket: String?
+
+    @Option(name: .long, help: ArgumentHelp("The largest frame accepted, in bytes (default 16777216).", valueName: "bytes"))
+    var maxFrameBytes: Int?
+
+    @Option(name: .long, help: ArgumentHelp("The most connections served at once (default 1024).", valueName: "count"))
+    var maxConnections: Int?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The most unsent bytes a connection may hold before it is closed (default 8388608).", valueName: "bytes"))
+    var maxOutboundBytes: Int?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Also serve this user id (repeatable). The daemon's own user and root are always served.", valueName: "uid"))
+    var allowUid: [UInt32] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Exit after this many seconds with no connection and no pending work (default 0: never).", valueName: "seconds"))
+    var idleExit: Double?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "How long a shutdown waits for in-flight requests (default 10).", valueName: "seconds"))
+    var shutdownTimeout: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Event loop threads (default: the number of cores).", valueName: "count"))
+    var threads: Int?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
+    var logLevel: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Read settings from this TOML file instead of the default location.", valueName: "path"))
+    var config: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings: DaemonSettings
+        do {
+            settings = try DaemonSettings(flags: self, environment: environment)
+        } catch let error as ConfigurationError {
+            Self.fail("sidecard: \(error.description)")
+        }
+
+        // Files the daemon creates (socket, later the database) are the user's alone.
+        umask(0o077)
+        let journal = environment["JOURNAL_STREAM"] != nil
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level, journal: journal) }
+        let logger = Logger(label: "sidecard")
+
+        let notifier = SystemdNotifier()
+        let server = SidecarServer(
+            configuration: settings.server,
+            logger: logger,
+            events: ServerEvents(
+                ready: { path in notifier.notify("READY=1\nSTATUS=listening on \(path)") },
+                stopping: { notifier.notify("STOPPING=1\nSTATUS=shutting down") }
+            )
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: WatchdogService(notifier: notifier, server: server)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch let error as ServerStartupError {
+            Self.fail("sidecard: \(error.description)")
+        }
+    }
+
+    private static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        Foundation.exit(1)
+    }
+}
