@@ -67,6 +67,18 @@ public final class SidecarServer: Service, Sendable {
     // MARK: - Running
 
     public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        // Only once everything that holds the loops (the listener, its quiescing helper) is gone.
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    private func serve() async throws {
         let listener = try await listen()
         let channel = listener.channel
         introspection.listening(on: listener.path, activated: listener.activated)
@@ -94,8 +106,6 @@ public final class SidecarServer: Service, Sendable {
         logger.info("shutting down", metadata: ["connections": "\(connectionCount)"])
         await drain(listener.quiescing)
         if !listener.activated { _ = unlink(listener.path) }
-        try await group.shutdownGracefully()
-        logger.info("stopped")
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded by the shutdown timeout),

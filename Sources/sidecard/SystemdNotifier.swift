@@ -28,17 +28,17 @@ struct WatchdogService: Service {
     func run() async throws {
         let interval = notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(5)
         let sendsWatchdog = notifier.watchdogInterval != nil
-        var lastStatus = ""
-        // The sleep below is cancelled as soon as a graceful shutdown begins.
+        // The sleep is cancelled as soon as a graceful shutdown begins.
         try? await cancelWhenGracefulShutdown {
+            var lastStatus = ""
             while !Task.isCancelled {
-            let status = "STATUS=serving \(server.connectionCount) connection(s)"
-            if status != lastStatus {
-                notifier.notify(status)
-                lastStatus = status
-            }
-            if sendsWatchdog { notifier.notify("WATCHDOG=1") }
-            try await Task.sleep(for: min(interval, .seconds(5)))
+                let status = "STATUS=serving \(server.connectionCount) connection(s)"
+                if status != lastStatus {
+                    notifier.notify(status)
+                    lastStatus = status
+                }
+                if sendsWatchdog { notifier.notify("WATCHDOG=1") }
+                try await Task.sleep(for: min(interval, .seconds(5)))
             }
         }
     }

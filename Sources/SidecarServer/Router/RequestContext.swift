@@ -8,11 +8,14 @@ public struct RequestContext: Sendable {
     public var params: Params
     /// The connection the request came on.
     public var connection: ConnectionInfo
+    /// Sends notifications back to this connection, now or later (subscriptions).
+    public var notifier: ConnectionNotifier
 
-    public init(method: String, params: Params, connection: ConnectionInfo) {
+    public init(method: String, params: Params, connection: ConnectionInfo, notifier: ConnectionNotifier) {
         self.method = method
         self.params = params
         self.connection = connection
+        self.notifier = notifier
     }
 }
 

@@ -24,6 +24,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private let logger: Logger
 
     private var context: ChannelHandlerContext?
+    private var notifier: ConnectionNotifier?
     /// Responses encoded during the current read burst, flushed in `channelReadComplete`.
     private var pendingOutput: ByteBuffer
     private var isReading = false
@@ -58,6 +59,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.notifier = ConnectionNotifier(handler: self, eventLoop: context.eventLoop)
         pendingOutput = context.channel.allocator.buffer(capacity: 1024)
     }
 
@@ -185,7 +187,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             record(request, known: false, started: started, error: error.code)
             return Immediate(response: request.id.map { RPCResponse(id: $0, error: error) })
         }
-        let requestContext = RequestContext(method: request.method, params: Params(request.params), connection: connection)
+        guard let notifier else { return Immediate(response: nil) }
+        let requestContext = RequestContext(
+            method: request.method,
+            params: Params(request.params),
+            connection: connection,
+            notifier: notifier
+        )
         switch handler {
         case .immediate(let run):
             let outcome: Result<JSONValue, RPCError>
@@ -197,7 +205,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             record(request, known: true, started: started, error: outcome.errorCode)
             return Immediate(response: request.id.map { RPCResponse(id: $0, outcome: outcome) })
         case .waiting(let run):
-            guard let context else { return Immediate(response: nil) }
+            guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
             startWaiting(request, run: run, requestContext: requestContext, started: started, context: context, completion: completion)
             return nil
         }
