@@ -101,7 +101,10 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "SidecarProtocolTests", dependencies: ["SidecarProtocol"]),
+        .testTarget(
+            name: "SidecarProtocolTests",
+            dependencies: ["SidecarProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "SidecarServerTests",
             dependencies: [

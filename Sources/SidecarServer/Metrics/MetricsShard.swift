@@ -39,13 +39,17 @@ final class MetricsShard {
     func recordRequest(method: String, known: Bool, latencyNanos: Int64, errorCode: RPCErrorCode?) {
         let key = known ? method : Self.unknownMethod
         let micros = UInt64(max(0, latencyNanos) / 1000)
-        if methods[key] == nil { methods[key] = MethodStatistics() }
-        methods[key]!.count += 1  // inserted just above
-        _ = methods[key]!.latencyMicros.record(micros)
+        // One hash lookup, then the statistics are changed in place.
+        Self.record(micros: micros, failed: errorCode != nil, into: &methods[key, default: MethodStatistics()])
         if let errorCode {
-            methods[key]!.errors += 1
             errorsByCode[errorCode.rawValue, default: 0] += 1
         }
+    }
+
+    private static func record(micros: UInt64, failed: Bool, into statistics: inout MethodStatistics) {
+        statistics.count += 1
+        if failed { statistics.errors += 1 }
+        _ = statistics.latencyMicros.record(micros)
     }
 
     /// Records an error answered before any method was known (parse errors, invalid requests, frame limits).
