@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Benchmarks sidecard against redis-server on this machine, with one client for both
+# (sidecar-loadgen: the same pipelined ping loop, sidecar.ping vs PING, over a Unix socket):
+#   - requests/s and p50/p99 latency at C=1 D=1, C=50 D=1 and C=50 D=16
+#   - cold start: connect -> first reply through systemd-socket-activate (median of runs)
+#   - idle RSS of a fresh daemon after a few pings
+# and prints each figure next to its target. The report also goes to bench-results/latest.txt.
+#
+# Run after a release build (`make bench` does both):  swift build -c release && scripts/bench.sh
+#
+# Environment:
+#   BENCH_SECONDS    measured seconds per run (default 5)
+#   BENCH_WARMUP     warm-up seconds per run, not counted (default 1)
+#   BENCH_COLD_RUNS  cold-start runs (default 10)
+#   BENCH_THREADS    event loop threads of the driver (default 1, to leave the CPU to the servers)
+#   SIDECARD_ARGS    extra flags for sidecard, e.g. "--threads 1"
+#   BENCH_PIN        none (default) | same | split: CPU placement, identical for both servers.
+#                    same: servers and driver all on CPU 0; split: servers on CPU 0, driver on
+#                    the other CPUs. Unpinned, a single connection's latency depends on whether
+#                    the scheduler puts client and server on one CPU or two (in a VM a cross-CPU
+#                    wake-up can cost tens of µs), so the C=1 row can differ from run to run.
+#   BIN_DIR          where sidecard and sidecar-loadgen are (default .build/release)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+seconds=${BENCH_SECONDS:-5}
+warmup=${BENCH_WARMUP:-1}
+cold_runs=${BENCH_COLD_RUNS:-10}
+driver_threads=${BENCH_THREADS:-1}
+bin_dir=${BIN_DIR:-.build/release}
+pin=${BENCH_PIN:-none}
+read -r -a sidecard_args <<<"${SIDECARD_ARGS:-}"
+
+sidecard=$bin_dir/sidecard
+loadgen=$bin_dir/sidecar-loadgen
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+for binary in "$sidecard" "$loadgen"; do
+    [[ -x $binary ]] || die "$binary is missing; run 'swift build -c release' first (or 'make bench')."
+done
+command -v redis-server >/dev/null || die "redis-server is not installed (apt-get install redis-server); it is the baseline."
+
+# Command prefixes that place the servers and the driver on CPUs (see BENCH_PIN).
+server_cpus=()
+driver_cpus=()
+case $pin in
+    none) ;;
+    same | split)
+        command -v taskset >/dev/null || die "BENCH_PIN=$pin needs taskset (util-linux)."
+        cpus=$(nproc)
+        server_cpus=(taskset -c 0)
+        if [[ $pin == same ]]; then
+            driver_cpus=(taskset -c 0)
+        else
+            ((cpus >= 2)) || die "BENCH_PIN=split needs at least 2 CPUs."
+            driver_cpus=(taskset -c "1-$((cpus - 1))")
+        fi
+        ;;
+    *) die "BENCH_PIN must be none, same or split, not '$pin'." ;;
+esac
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sidecar-bench.XXXXXX")
+pids=()
+
+# stop PID: ends a process this script started and forgets it.
+stop() {
+    local pid=$1 kept=() other
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for other in "${pids[@]}"; do
+        [[ $other == "$pid" ]] || kept+=("$other")
+    done
+    pids=("${kept[@]}")
+}
+
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for_socket PATH PID: until PATH is a socket, while PID lives, for at most 10 s.
+wait_for_socket() {
+    local path=$1 pid=$2 tries=200
+    while ((tries-- > 0)); do
+        [[ -S $path ]] && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# probe TARGET SOCKET: one request, one reply; prints the connect -> reply time in µs.
+probe() {
+    "${driver_cpus[@]}" "$loadgen" --target "$1" --socket "$2" --cold-start --json --timeout 5 | json_field coldStartMicros
+}
+
+# json_field KEY: a number from the flat JSON object on stdin.
+json_field() {
+    sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.eE+]*\).*/\1/p"
+}
+
+# rss_mb PID: resident memory in MB, from /proc.
+rss_mb() {
+    awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+# divide A B: A/B with two decimals, or "n/a".
+divide() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+# verdict VALUE OP LIMIT: "met" or "NOT met".
+verdict() {
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+        if (v == "n/a" || v == "") { print "not measured"; exit }
+        ok = (op == ">=") ? (v + 0 >= l + 0) : (op == "<=") ? (v + 0 <= l + 0) : (v + 0 < l + 0)
+        print ok ? "met" : "NOT met"
+    }'
+}
+
+# MARK: - Servers
+
+redis_socket=$tmp/redis.sock
+"${server_cpus[@]}" redis-server --port 0 --unixsocket "$redis_socket" --unixsocketperm 700 \
+    --save '' --appendonly no --daemonize no --logfile "$tmp/redis.log" &
+redis_pid=$!
+pids+=("$redis_pid")
+
+sidecar_socket=$tmp/sidecar.sock
+"${server_cpus[@]}" "$sidecard" --socket "$sidecar_socket" "${sidecard_args[@]}" 2>"$tmp/sidecard.log" &
+sidecard_pid=$!
+pids+=("$sidecard_pid")
+
+wait_for_socket "$redis_socket" "$redis_pid" || { cat "$tmp/redis.log" >&2; die "redis-server did not start"; }
+wait_for_socket "$sidecar_socket" "$sidecard_pid" || { cat "$tmp/sidecard.log" >&2; die "sidecard did not start"; }
+probe redis "$redis_socket" >/dev/null || die "redis-server does not answer PING"
+probe sidecar "$sidecar_socket" >/dev/null || { cat "$tmp/sidecard.log" >&2; die "sidecard does not answer sidecar.ping"; }
+redis_idle_rss=$(rss_mb "$redis_pid")
+
+# MARK: - Throughput and latency
+
+# run TARGET SOCKET C D: one load run; its JSON goes to $tmp/TARGET-C-D.json.
+run() {
+    local target=$1 socket=$2 connections=$3 depth=$4
+    local out=$tmp/$target-$connections-$depth.json
+    note "$target  C=$connections D=$depth  (${seconds}s + ${warmup}s warm-up)"
+    if ! "${driver_cpus[@]}" "$loadgen" --target "$target" --socket "$socket" --connections "$connections" --depth "$depth" \
+        --duration "$seconds" --warmup "$warmup" --threads "$driver_threads" --json >"$out"; then
+        note "the $target run at C=$connections D=$depth failed"
+        : >"$out"
+    fi
+}
+
+rows=("1 1" "50 1" "50 16")
+for index in "${!rows[@]}"; do
+    read -r connections depth <<<"${rows[$index]}"
+    # Alternate which server goes first, so that neither always runs on a warmer machine.
+    if ((index % 2 == 0)); then
+        run sidecar "$sidecar_socket" "$connections" "$depth"
+        run redis "$redis_socket" "$connections" "$depth"
+    else
+        run redis "$redis_socket" "$connections" "$depth"
+        run sidecar "$sidecar_socket" "$connections" "$depth"
+    fi
+done
+sidecard_loaded_rss=$(rss_mb "$sidecard_pid")
+redis_loaded_rss=$(rss_mb "$redis_pid")
+
+# MARK: - Cold start through socket activation
+
+cold_start_median=n/a
+cold_samples=()
+if command -v systemd-socket-activate >/dev/null; then
+    for ((run_index = 1; run_index <= cold_runs; run_index++)); do
+        socket=$tmp/activate-$run_index.sock
+        "${server_cpus[@]}" systemd-socket-activate -l "$socket" "$sidecard" --socket "$socket" "${sidecard_args[@]}" \
+            2>>"$tmp/activate.log" &
+        activator_pid=$!
+        pids+=("$activator_pid")
+        if wait_for_socket "$socket" "$activator_pid" && micros=$(probe sidecar "$socket") && [[ -n $micros ]]; then
+            cold_samples+=("$micros")
+        else
+            note "cold start run $run_index failed"
+        fi
+        # The activator has exec'd into sidecard by now: this stops the daemon itself.
+        stop "$activator_pid"
+    done
+    if ((${#cold_samples[@]} > 0)); then
+        cold_start_median=$(printf '%s\n' "${cold_samples[@]}" | sort -n |
+            awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m / 1000 }')
+    fi
+else
+    note "systemd-socket-activate not found: cold start not measured"
+fi
+
+# MARK: - Idle memory
+
+idle_socket=$tmp/idle.sock
+"${server_cpus[@]}" "$sidecard" --socket "$idle_socket" "${sidecard_args[@]}" 2>"$tmp/idle.log" &
+idle_pid=$!
+pids+=("$idle_pid")
+sidecard_idle_rss=n/a
+if wait_for_socket "$idle_socket" "$idle_pid"; then
+    for _ in 1 2 3 4 5; do probe sidecar "$idle_socket" >/dev/null || true; done
+    sleep 1
+    sidecard_idle_rss=$(rss_mb "$idle_pid")
+fi
+stop "$idle_pid"
+
+# MARK: - Report
+
+report=$tmp/report.txt
+{
+    echo "sidecar benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || uname -m)"
+    echo "each run: ${seconds}s measured after ${warmup}s warm-up; driver: sidecar-loadgen, $driver_threads thread(s);" \
+        "sidecard ${SIDECARD_ARGS:-(default flags)}; CPU pinning: $pin; redis $(redis-server --version | awk '{ print $3 }' | tr -d 'v=')"
+    echo
+    # The µ takes two bytes and printf counts bytes: those two columns are one wider.
+    printf '%-12s %14s %14s %7s %21s %21s %9s\n' \
+        row "sidecar req/s" "redis req/s" ratio "sidecar p50/p99 µs" "redis p50/p99 µs" "p50 ratio"
+    for row in "${rows[@]}"; do
+        read -r connections depth <<<"$row"
+        s=$tmp/sidecar-$connections-$depth.json
+        r=$tmp/redis-$connections-$depth.json
+        s_rps=$(json_field requestsPerSecond <"$s")
+        r_rps=$(json_field requestsPerSecond <"$r")
+        s_p50=$(json_field p50Micros <"$s")
+        s_p99=$(json_field p99Micros <"$s")
+        r_p50=$(json_field p50Micros <"$r")
+        r_p99=$(json_field p99Micros <"$r")
+        printf '%-12s %14s %14s %7s %20s %20s %9s\n' "C=$connections D=$depth" \
+            "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
+            "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
+        case "$connections-$depth" in
+            50-1) ratio_50_1=$(divide "$s_rps" "$r_rps") ;;
+            50-16) ratio_50_16=$(divide "$s_rps" "$r_rps") ;;
+            1-1) p50_ratio_1_1=$(divide "$s_p50" "$r_p50") ;;
+        esac
+    done
+    echo
+    echo "cold start (connect -> first sidecar.ping reply, socket-activated): median ${cold_start_median} ms" \
+        "of ${#cold_samples[@]} runs${cold_samples[*]:+ (runs, ms: $(printf '%s\n' "${cold_samples[@]}" | awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }'))}"
+    echo "idle RSS: sidecard ${sidecard_idle_rss} MB (fresh, after 5 pings); redis-server ${redis_idle_rss} MB (fresh)"
+    echo "RSS after the runs: sidecard ${sidecard_loaded_rss} MB; redis-server ${redis_loaded_rss} MB"
+    echo
+    echo "targets:"
+    printf '  %-44s %8s  %s\n' \
+        "throughput C=50 D=1  >= 1.0x redis" "${ratio_50_1:-n/a}x" "$(verdict "${ratio_50_1:-n/a}" ">=" 1.0)" \
+        "throughput C=50 D=16 >= 0.5x redis" "${ratio_50_16:-n/a}x" "$(verdict "${ratio_50_16:-n/a}" ">=" 0.5)" \
+        "p50 latency C=1 D=1  <= 1.2x redis" "${p50_ratio_1_1:-n/a}x" "$(verdict "${p50_ratio_1_1:-n/a}" "<=" 1.2)" \
+        "cold start median    < 50 ms" "$cold_start_median ms" "$(verdict "$cold_start_median" "<" 50)" \
+        "idle RSS             < 20 MB" "$sidecard_idle_rss MB" "$(verdict "$sidecard_idle_rss" "<" 20)"
+} >"$report"
+
+mkdir -p bench-results
+cp "$report" bench-results/latest.txt
+cat "$report"
+echo
+echo "(also written to bench-results/latest.txt)"
