@@ -2,6 +2,9 @@
 # Both install the Debian packages they need first (apt-get only when something is missing).
 
 SWIFT       ?= swift
+# Release binaries carry the Swift runtime inside (no shared Swift libraries to map and relocate):
+# a smaller resident size and a faster cold start for a daemon that socket activation starts often.
+RELEASE     := -c release --static-swift-stdlib
 BUILD_DEPS  := libsqlite3-dev libhiredis-dev libsystemd-dev pkg-config
 TEST_DEPS   := $(BUILD_DEPS) redis-server systemd
 PREFIX      ?= $(HOME)/.local
@@ -20,8 +23,8 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release --product sidecard
-	$(SWIFT) build -c release --product sidecarctl
+	$(SWIFT) build $(RELEASE) --product sidecard
+	$(SWIFT) build $(RELEASE) --product sidecarctl
 
 ## Build a release and run sidecard in the foreground on the default socket.
 run: release
@@ -35,8 +38,8 @@ test: test-deps check-openrpc
 
 ## Benchmarks: sidecar vs redis-server on the same machine (release builds).
 bench: test-deps
-	$(SWIFT) build -c release --product sidecard
-	$(SWIFT) build -c release --product sidecar-loadgen
+	$(SWIFT) build $(RELEASE) --product sidecard
+	$(SWIFT) build $(RELEASE) --product sidecar-loadgen
 	scripts/bench.sh
 
 ## Install binaries to ~/.local/bin and the user units to ~/.config/systemd/user.

@@ -44,10 +44,18 @@ public enum RPCInbound: Sendable, Hashable {
     /// Decodes a frame's bytes. Parsing errors become `.failure(-32700)`, an empty array
     /// `.failure(-32600)`.
     public static func decode(frame: ByteBuffer) -> RPCInbound {
+        let shape: InboundShape
         do {
-            return decode(json: try JSONParser.parse(frame))
+            shape = try JSONParser.parseInbound(frame)
         } catch {
             return .failure(.parseError(error.description))
+        }
+        switch shape {
+        case .single(let element):
+            return .single(RPCInboundEntry.decode(element))
+        case .array(let elements):
+            guard !elements.isEmpty else { return .failure(.invalidRequest("an empty batch")) }
+            return .batch(elements.map(RPCInboundEntry.decode))
         }
     }
 
@@ -66,35 +74,43 @@ public enum RPCInbound: Sendable, Hashable {
 extension RPCInboundEntry {
     /// Validates one request object against JSON-RPC 2.0 section 4.
     public static func decode(element: JSONValue) -> RPCInboundEntry {
-        guard case .object(let members) = element else {
-            return .invalid(id: .null, error: .invalidRequest("expected a request object, got \(element.typeName)"))
+        guard case .object(let members) = element else { return decode(.other(element)) }
+        return decode(.object(RequestEnvelope(members: members)))
+    }
+
+    static func decode(_ element: InboundShape.Element) -> RPCInboundEntry {
+        let envelope: RequestEnvelope
+        switch element {
+        case .object(let object):
+            envelope = object
+        case .other(let value):
+            return .invalid(id: .null, error: .invalidRequest("expected a request object, got \(value.typeName)"))
         }
         // The id is echoed whenever it is readable, so that a client can match the error.
         var id: RPCID?
-        if let rawID = members["id"] {
+        if let rawID = envelope.id {
             guard let valid = RPCID(json: rawID) else {
                 return .invalid(id: .null, error: .invalidRequest("'id' must be a string, a number or null, got \(rawID.typeName)"))
             }
             id = valid
         }
-        guard members["jsonrpc"] == .string("2.0") else {
-            let detail = members["jsonrpc"].map { "'jsonrpc' must be \"2.0\", got \($0)" } ?? "'jsonrpc': \"2.0\" is missing"
+        guard envelope.jsonrpc == .string("2.0") else {
+            let detail = envelope.jsonrpc.map { "'jsonrpc' must be \"2.0\", got \($0)" } ?? "'jsonrpc': \"2.0\" is missing"
             return .invalid(id: id ?? .null, error: .invalidRequest(detail))
         }
-        guard let rawMethod = members["method"] else {
+        guard let rawMethod = envelope.method else {
             return .invalid(id: id ?? .null, error: .invalidRequest("'method' is missing"))
         }
         guard case .string(let method) = rawMethod else {
             return .invalid(id: id ?? .null, error: .invalidRequest("'method' must be a string, got \(rawMethod.typeName)"))
         }
-        let params = members["params"]
-        if let params {
+        if let params = envelope.params {
             switch params {
             case .array, .object: break
             default:
                 return .invalid(id: id ?? .null, error: .invalidRequest("'params' must be an array or an object, got \(params.typeName)"))
             }
         }
-        return .request(RPCRequest(id: id, method: method, params: params))
+        return .request(RPCRequest(id: id, method: method, params: envelope.params))
     }
 }

@@ -25,6 +25,7 @@ public final class SidecarServer: Service, Sendable {
     private let metrics: ServerMetrics
     private let router: MethodRouter
     private let introspection: ServerIntrospection
+    private let shutdown = ShutdownSignal()
     private let events: ServerEvents
     private let hasPendingWork: @Sendable () -> Bool
 
@@ -102,6 +103,7 @@ public final class SidecarServer: Service, Sendable {
             stop.continuation.yield()
         }
 
+        shutdown.trigger()
         events.stopping()
         logger.info("shutting down", metadata: ["connections": "\(connectionCount)"])
         await drain(listener.quiescing)
@@ -197,6 +199,7 @@ public final class SidecarServer: Service, Sendable {
             configuration: configuration,
             metrics: metrics,
             policy: PeerPolicy(ownerUID: getuid(), allowedUIDs: configuration.allowedUIDs),
+            shutdown: shutdown,
             logger: logger
         )
         return ServerBootstrap(group: group)
@@ -208,6 +211,8 @@ public final class SidecarServer: Service, Sendable {
             }
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            // A peer that half-closes after its last request still gets the answers.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in admission.admit(channel) }
     }
 }

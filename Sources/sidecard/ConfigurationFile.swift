@@ -1,4 +1,3 @@
-import Foundation
 import TOMLKit
 
 /// The settings read from `config.toml`: the same keys as the command-line flags
@@ -30,16 +29,11 @@ struct ConfigurationFile {
     /// Reads the file at `path`; `nil` when it does not exist and was not asked for explicitly.
     /// - Throws: ``ConfigurationError`` naming the file and the problem.
     static func load(path: String, required: Bool) throws -> ConfigurationFile? {
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard SystemInterface.fileExists(path) else {
             if required { throw ConfigurationError("configuration file \(path) does not exist") }
             return nil
         }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationError("cannot read configuration file \(path): \(error.localizedDescription)")
-        }
+        let text = try SystemInterface.readTextFile(path)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import ServiceLifecycle
 import SidecarProtocol
@@ -65,7 +67,7 @@ struct Sidecard: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = SystemInterface.environment
         let settings: DaemonSettings
         do {
             settings = try DaemonSettings(flags: self, environment: environment)
@@ -107,7 +109,7 @@ struct Sidecard: AsyncParsableCommand {
     }
 
     private static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-        Foundation.exit(1)
+        SystemInterface.writeToStandardError(message + "\n")
+        Glibc.exit(1)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 
 /// Logs one line per event to stderr. Under journald (`JOURNAL_STREAM` set) each line starts
@@ -30,14 +29,14 @@ struct StderrLogHandler: LogHandler {
         function: String,
         line sourceLine: UInt
     ) {
-        var line = journal ? "<\(Self.syslogPriority(level))>" : "\(Self.timestamp()) \(level): "
+        var line = journal ? "<\(Self.syslogPriority(level))>" : "\(SystemInterface.timestamp()) \(level): "
         line += message.description
         let merged = metadata.merging(eventMetadata ?? [:]) { _, new in new }
         for key in merged.keys.sorted() {
             line += " \(key)=\(merged[key]!)"  // key from the dictionary itself
         }
         line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        SystemInterface.writeToStandardError(line)
     }
 
     private static func syslogPriority(_ level: Logger.Level) -> Int {
@@ -49,9 +48,5 @@ struct StderrLogHandler: LogHandler {
         case .error: return 3
         case .critical: return 2
         }
-    }
-
-    private static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
     }
 }

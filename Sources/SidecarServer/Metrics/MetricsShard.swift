@@ -8,6 +8,7 @@ import SidecarProtocol
 final class MetricsShard {
     /// A method's count, errors and latency distribution (microseconds).
     struct MethodStatistics {
+        var name: String
         var count = 0
         var errors = 0
         var latencyMicros = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
@@ -23,7 +24,9 @@ final class MetricsShard {
     /// the table without bound by inventing names.
     static let unknownMethod = "(unknown)"
 
-    var methods: [String: MethodStatistics] = [:]
+    /// Statistics by route index (see ``MethodRouter``), and for calls to methods that do not exist.
+    private var routes: [MethodStatistics?] = []
+    private var unknown = MethodStatistics(name: MetricsShard.unknownMethod)
     var errorsByCode: [Int: Int] = [:]
     var bytesIn = 0
     var bytesOut = 0
@@ -32,15 +35,19 @@ final class MetricsShard {
 
     /// Records one answered (or notified) request.
     /// - Parameters:
-    ///   - method: the method name; `nil` for a request that never named a valid one.
-    ///   - known: whether the router has the method.
+    ///   - method: the method name as called.
+    ///   - routeIndex: the method's index in the router, or `nil` when no such method exists.
     ///   - latencyNanos: from frame decoded to response encoded.
     ///   - errorCode: the error answered, or `nil` on success.
-    func recordRequest(method: String, known: Bool, latencyNanos: Int64, errorCode: RPCErrorCode?) {
-        let key = known ? method : Self.unknownMethod
+    func recordRequest(method: String, routeIndex: Int?, latencyNanos: Int64, errorCode: RPCErrorCode?) {
         let micros = UInt64(max(0, latencyNanos) / 1000)
-        // One hash lookup, then the statistics are changed in place.
-        Self.record(micros: micros, failed: errorCode != nil, into: &methods[key, default: MethodStatistics()])
+        if let routeIndex {
+            if routeIndex >= routes.count { routes.append(contentsOf: repeatElement(nil, count: routeIndex - routes.count + 1)) }
+            if routes[routeIndex] == nil { routes[routeIndex] = MethodStatistics(name: method) }
+            Self.record(micros: micros, failed: errorCode != nil, into: &routes[routeIndex]!)  // set just above
+        } else {
+            Self.record(micros: micros, failed: errorCode != nil, into: &unknown)
+        }
         if let errorCode {
             errorsByCode[errorCode.rawValue, default: 0] += 1
         }
@@ -58,7 +65,11 @@ final class MetricsShard {
     }
 
     func snapshot() -> MetricsSnapshot {
-        MetricsSnapshot(
+        var methods: [String: MethodStatistics] = [:]
+        for statistics in routes.compactMap({ $0 }) + [unknown] where statistics.count > 0 {
+            methods[statistics.name] = statistics
+        }
+        return MetricsSnapshot(
             methods: methods,
             errorsByCode: errorsByCode,
             bytesIn: bytesIn,
@@ -80,7 +91,7 @@ struct MetricsSnapshot: Sendable {
 
     mutating func merge(_ other: MetricsSnapshot) {
         for (name, statistics) in other.methods {
-            methods[name, default: MetricsShard.MethodStatistics()].merge(statistics)
+            methods[name, default: MetricsShard.MethodStatistics(name: name)].merge(statistics)
         }
         errorsByCode.merge(other.errorsByCode, uniquingKeysWith: +)
         bytesIn += other.bytesIn

@@ -1,5 +1,5 @@
 import Atomics
-import Metrics
+import CoreMetrics
 import NIOCore
 import SidecarProtocol
 

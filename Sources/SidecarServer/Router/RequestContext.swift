@@ -6,15 +6,26 @@ public struct RequestContext: Sendable {
     public var method: String
     /// The request's params, with accessors that produce `-32602` errors naming the field.
     public var params: Params
-    /// The connection the request came on.
-    public var connection: ConnectionInfo
-    /// Sends notifications back to this connection, now or later (subscriptions).
-    public var notifier: ConnectionNotifier
+    /// The connection the request came on: who is on the other end, and how to notify it.
+    public var connection: ConnectionHandle
 
-    public init(method: String, params: Params, connection: ConnectionInfo, notifier: ConnectionNotifier) {
+    public init(method: String, params: Params, connection: ConnectionHandle) {
         self.method = method
         self.params = params
         self.connection = connection
+    }
+}
+
+/// One client connection as services see it; made once per connection and shared by all of
+/// its requests (so a request costs a single reference, not a copy of these).
+public final class ConnectionHandle: Sendable {
+    /// Who is on the other end.
+    public let info: ConnectionInfo
+    /// Sends notifications back to this connection, now or later (subscriptions).
+    public let notifier: ConnectionNotifier
+
+    public init(info: ConnectionInfo, notifier: ConnectionNotifier) {
+        self.info = info
         self.notifier = notifier
     }
 }

@@ -11,10 +11,19 @@ struct ConnectionAdmission: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let policy: PeerPolicy
+    let shutdown: ShutdownSignal
     let logger: Logger
     private let nextConnectionID = ManagedAtomic<UInt64>(1)
 
-    init(router: MethodRouter, configuration: ServerConfiguration, metrics: ServerMetrics, policy: PeerPolicy, logger: Logger) {
+    init(
+        router: MethodRouter,
+        configuration: ServerConfiguration,
+        metrics: ServerMetrics,
+        policy: PeerPolicy,
+        shutdown: ShutdownSignal,
+        logger: Logger
+    ) {
+        self.shutdown = shutdown
         self.router = router
         self.configuration = configuration
         self.metrics = metrics
@@ -59,6 +68,7 @@ struct ConnectionAdmission: Sendable {
                     serverMetrics: metrics,
                     maximumOutboundBytes: configuration.maximumOutboundBytes,
                     maximumFrameLength: configuration.maximumFrameLength,
+                    shutdown: shutdown,
                     logger: logger
                 )
             )

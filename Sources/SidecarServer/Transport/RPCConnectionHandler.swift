@@ -11,7 +11,7 @@ import SidecarProtocol
 /// Waiting handlers run as tasks; their responses come back to the loop and are written
 /// whenever they are ready, so they never hold up the requests behind them.
 final class RPCConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = InboundFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
@@ -21,10 +21,11 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private let serverMetrics: ServerMetrics
     private let maximumOutboundBytes: Int
     private let maximumFrameLength: Int
+    private let shutdown: ShutdownSignal
     private let logger: Logger
 
     private var context: ChannelHandlerContext?
-    private var notifier: ConnectionNotifier?
+    private var handle: ConnectionHandle?
     /// Responses encoded during the current read burst, flushed in `channelReadComplete`.
     private var pendingOutput: ByteBuffer
     private var isReading = false
@@ -32,7 +33,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var waitingRequests = 0
     /// A `read` held back because the peer is not reading what we send (back-pressure).
     private var readHeldBack = false
-    private var isQuiescing = false
+    /// No new request is started: the daemon is shutting down, or the peer has finished
+    /// sending (half-close). The connection closes once the waiting requests are answered.
+    private var isWindingDown = false
     /// Notifications held while the channel is not writable, newest per key.
     private var heldNotifications: OrderedDictionary<String, RPCNotification> = [:]
 
@@ -43,6 +46,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         serverMetrics: ServerMetrics,
         maximumOutboundBytes: Int,
         maximumFrameLength: Int,
+        shutdown: ShutdownSignal,
         logger: Logger
     ) {
         self.router = router
@@ -51,6 +55,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         self.serverMetrics = serverMetrics
         self.maximumOutboundBytes = maximumOutboundBytes
         self.maximumFrameLength = maximumFrameLength
+        self.shutdown = shutdown
         self.logger = logger
         self.pendingOutput = ByteBuffer()
     }
@@ -59,7 +64,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.notifier = ConnectionNotifier(handler: self, eventLoop: context.eventLoop)
+        self.handle = ConnectionHandle(info: connection, notifier: ConnectionNotifier(handler: self, eventLoop: context.eventLoop))
         pendingOutput = context.channel.allocator.buffer(capacity: 1024)
     }
 
@@ -75,14 +80,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Frames that arrive once shutdown has begun are not started (the client sees the
+        // connection close without their answers), even before this connection's quiesce event.
+        guard !isWindingDown, !shutdown.isTriggered else { return }
         isReading = true
-        switch unwrapInboundIn(data) {
-        case .frame(let frame):
-            shard.bytesIn += Frame.prefixLength + frame.readableBytes
-            handle(frame: frame)
-        case .tooLarge(let length):
-            refuseOversizedFrame(length: length, context: context)
-        }
+        let frame = unwrapInboundIn(data)
+        shard.bytesIn += Frame.prefixLength + frame.readableBytes
+        handle(frame: frame)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -93,8 +97,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     func read(context: ChannelHandlerContext) {
         // Back-pressure: a peer that does not read its responses gets no more requests read.
-        guard context.channel.isWritable, !isQuiescing else {
-            readHeldBack = !isQuiescing
+        guard context.channel.isWritable, !isWindingDown else {
+            readHeldBack = !isWindingDown
             return
         }
         context.read()
@@ -112,15 +116,28 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            isQuiescing = true
-            closeIfQuiescedAndIdle(context: context)
+        switch event {
+        case is ChannelShouldQuiesceEvent:
+            // Shutdown: requests already started finish; frames that arrive from now on are not started.
+            isWindingDown = true
+            closeIfWoundDown(context: context)
             return
+        case ChannelEvent.inputClosed:
+            // The peer has sent all it will (`nc -N`, a one-shot script): answer what it sent, then close.
+            isWindingDown = true
+            closeIfWoundDown(context: context)
+            return
+        default:
+            break
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tooLarge = error as? FrameTooLarge {
+            refuseOversizedFrame(length: tooLarge.length, context: context)
+            return
+        }
         logger.debug("connection error, closing", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
         context.close(promise: nil)
     }
@@ -182,19 +199,14 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         case .request(let valid):
             request = valid
         }
-        guard let handler = router.handler(for: request.method) else {
+        guard let route = router.route(for: request.method) else {
             let error = RPCError.methodNotFound(request.method)
-            record(request, known: false, started: started, error: error.code)
+            record(request, routeIndex: nil, started: started, error: error.code)
             return Immediate(response: request.id.map { RPCResponse(id: $0, error: error) })
         }
-        guard let notifier else { return Immediate(response: nil) }
-        let requestContext = RequestContext(
-            method: request.method,
-            params: Params(request.params),
-            connection: connection,
-            notifier: notifier
-        )
-        switch handler {
+        guard let handle else { return Immediate(response: nil) }  // not in a pipeline: nobody to answer
+        let requestContext = RequestContext(method: request.method, params: Params(request.params), connection: handle)
+        switch route.handler {
         case .immediate(let run):
             let outcome: Result<JSONValue, RPCError>
             do {
@@ -202,17 +214,26 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             } catch {
                 outcome = .failure(rpcError(from: error, method: request.method))
             }
-            record(request, known: true, started: started, error: outcome.errorCode)
+            record(request, routeIndex: route.index, started: started, error: outcome.errorCode)
             return Immediate(response: request.id.map { RPCResponse(id: $0, outcome: outcome) })
         case .waiting(let run):
             guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
-            startWaiting(request, run: run, requestContext: requestContext, started: started, context: context, completion: completion)
+            startWaiting(
+                request,
+                routeIndex: route.index,
+                run: run,
+                requestContext: requestContext,
+                started: started,
+                context: context,
+                completion: completion
+            )
             return nil
         }
     }
 
     private func startWaiting(
         _ request: RPCRequest,
+        routeIndex: Int,
         run: @escaping @Sendable (RequestContext) async throws -> JSONValue,
         requestContext: RequestContext,
         started: NIODeadline,
@@ -230,15 +251,15 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             handler.waitingRequests -= 1
             handler.serverMetrics.requestsInFlight.wrappingDecrement(ordering: .relaxed)
             let outcome = result.mapError { handler.rpcError(from: $0, method: request.method) }
-            handler.record(request, known: true, started: started, error: outcome.errorCode)
+            handler.record(request, routeIndex: routeIndex, started: started, error: outcome.errorCode)
             completion(request.id.map { RPCResponse(id: $0, outcome: outcome) })
-            if let context = handler.context { handler.closeIfQuiescedAndIdle(context: context) }
+            if let context = handler.context { handler.closeIfWoundDown(context: context) }
         }
     }
 
-    private func record(_ request: RPCRequest, known: Bool, started: NIODeadline, error: RPCErrorCode?) {
+    private func record(_ request: RPCRequest, routeIndex: Int?, started: NIODeadline, error: RPCErrorCode?) {
         let elapsed = NIODeadline.now() - started
-        shard.recordRequest(method: request.method, known: known, latencyNanos: elapsed.nanoseconds, errorCode: error)
+        shard.recordRequest(method: request.method, routeIndex: routeIndex, latencyNanos: elapsed.nanoseconds, errorCode: error)
     }
 
     private func rpcError(from error: any Error, method: String) -> RPCError {
@@ -318,10 +339,10 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         context.closeAfterFlush()
     }
 
-    private func closeIfQuiescedAndIdle(context: ChannelHandlerContext) {
-        guard isQuiescing, waitingRequests == 0 else { return }
+    private func closeIfWoundDown(context: ChannelHandlerContext) {
+        guard isWindingDown, waitingRequests == 0 else { return }
         flushPendingOutput(context: context)
-        context.close(promise: nil)
+        context.closeAfterFlush(linger: .milliseconds(500))
     }
 }
 
