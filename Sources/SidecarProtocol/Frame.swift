@@ -10,12 +10,27 @@ public enum Frame {
 
     /// Writes `value` as one frame (prefix and JSON) at the end of `buffer`.
     public static func write(_ value: JSONValue, into buffer: inout ByteBuffer) {
-        let prefixIndex = buffer.writerIndex
-        // A placeholder, not moveWriterIndex: that traps when the buffer has no spare capacity.
-        buffer.writeInteger(UInt32(0), endianness: .big)
-        JSONWriter.write(value, into: &buffer)
-        let bodyLength = buffer.writerIndex - prefixIndex - prefixLength
-        buffer.setInteger(UInt32(truncatingIfNeeded: bodyLength), at: prefixIndex, endianness: .big)
+        var bytes: [UInt8] = []
+        write(value, into: &bytes)
+        buffer.writeBytes(bytes)
+    }
+
+    /// Appends `value` as one frame (prefix and JSON) to `bytes`.
+    public static func write(_ value: JSONValue, into bytes: inout [UInt8]) {
+        writeFrame(into: &bytes) { JSONWriter.write(value, into: &$0) }
+    }
+
+    /// Appends a frame whose body `writeBody` appends, then fills in the length prefix.
+    @inline(__always)
+    static func writeFrame(into bytes: inout [UInt8], _ writeBody: (inout [UInt8]) -> Void) {
+        let prefixIndex = bytes.count
+        bytes.append(contentsOf: [0, 0, 0, 0] as [UInt8])
+        writeBody(&bytes)
+        let length = UInt32(truncatingIfNeeded: bytes.count - prefixIndex - prefixLength)
+        bytes[prefixIndex] = UInt8(truncatingIfNeeded: length >> 24)
+        bytes[prefixIndex + 1] = UInt8(truncatingIfNeeded: length >> 16)
+        bytes[prefixIndex + 2] = UInt8(truncatingIfNeeded: length >> 8)
+        bytes[prefixIndex + 3] = UInt8(truncatingIfNeeded: length)
     }
 
     /// Writes an already encoded JSON body as one frame.
@@ -59,43 +74,58 @@ public struct FrameDecoder: Sendable {
 }
 
 extension Frame {
-    /// Writes `response` as one frame without building an intermediate JSON object:
-    /// the hot path of every answer the server sends.
+    /// Writes `response` as one frame without building an intermediate JSON object.
     public static func write(_ response: RPCResponse, into buffer: inout ByteBuffer) {
-        let prefixIndex = buffer.writerIndex
-        // A placeholder, not moveWriterIndex: that traps when the buffer has no spare capacity.
-        buffer.writeInteger(UInt32(0), endianness: .big)
-        writeBody(of: response, into: &buffer)
-        let bodyLength = buffer.writerIndex - prefixIndex - prefixLength
-        buffer.setInteger(UInt32(truncatingIfNeeded: bodyLength), at: prefixIndex, endianness: .big)
+        var bytes: [UInt8] = []
+        write(response, into: &bytes)
+        buffer.writeBytes(bytes)
+    }
+
+    /// Appends `response` as one frame without building an intermediate JSON object:
+    /// the hot path of every answer the server sends.
+    public static func write(_ response: RPCResponse, into bytes: inout [UInt8]) {
+        writeFrame(into: &bytes) { writeBody(of: response, into: &$0) }
     }
 
     /// Writes a batch reply (a JSON array of responses) as one frame.
     public static func write(batch responses: [RPCResponse], into buffer: inout ByteBuffer) {
-        let prefixIndex = buffer.writerIndex
-        // A placeholder, not moveWriterIndex: that traps when the buffer has no spare capacity.
-        buffer.writeInteger(UInt32(0), endianness: .big)
-        buffer.writeInteger(UInt8(ascii: "["))
-        for (offset, response) in responses.enumerated() {
-            if offset > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            writeBody(of: response, into: &buffer)
-        }
-        buffer.writeInteger(UInt8(ascii: "]"))
-        let bodyLength = buffer.writerIndex - prefixIndex - prefixLength
-        buffer.setInteger(UInt32(truncatingIfNeeded: bodyLength), at: prefixIndex, endianness: .big)
+        var bytes: [UInt8] = []
+        write(batch: responses, into: &bytes)
+        buffer.writeBytes(bytes)
     }
 
-    private static func writeBody(of response: RPCResponse, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString(#"{"jsonrpc":"2.0","id":"#)
-        JSONWriter.write(response.id.jsonValue, into: &buffer)
+    /// Appends a batch reply (a JSON array of responses) as one frame.
+    public static func write(batch responses: [RPCResponse], into bytes: inout [UInt8]) {
+        writeFrame(into: &bytes) { bytes in
+            bytes.append(UInt8(ascii: "["))
+            for (offset, response) in responses.enumerated() {
+                if offset > 0 { bytes.append(UInt8(ascii: ",")) }
+                writeBody(of: response, into: &bytes)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
+    }
+
+    private static func writeBody(of response: RPCResponse, into bytes: inout [UInt8]) {
+        JSONWriter.append(#"{"jsonrpc":"2.0","id":"#, to: &bytes)
+        writeID(response.id, into: &bytes)
         switch response.outcome {
         case .success(let result):
-            buffer.writeStaticString(#","result":"#)
-            JSONWriter.write(result, into: &buffer)
+            JSONWriter.append(#","result":"#, to: &bytes)
+            JSONWriter.write(result, into: &bytes)
         case .failure(let error):
-            buffer.writeStaticString(#","error":"#)
-            JSONWriter.write(error.jsonValue, into: &buffer)
+            JSONWriter.append(#","error":"#, to: &bytes)
+            JSONWriter.write(error.jsonValue, into: &bytes)
         }
-        buffer.writeInteger(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    private static func writeID(_ id: RPCID, into bytes: inout [UInt8]) {
+        switch id {
+        case .string(let string): JSONWriter.writeString(string, into: &bytes)
+        case .int(let int): JSONWriter.write(.int(int), into: &bytes)
+        case .double(let double): JSONWriter.write(.double(double), into: &bytes)
+        case .null: JSONWriter.append("null", to: &bytes)
+        }
     }
 }

@@ -210,7 +210,7 @@ public final class SidecarServer: Service, Sendable {
                 }
             }
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
             // A peer that half-closes after its last request still gets the answers.
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in admission.admit(channel) }

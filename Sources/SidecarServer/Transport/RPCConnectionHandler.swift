@@ -27,8 +27,10 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var handle: ConnectionHandle?
     /// Responses encoded during the current read burst, flushed in `channelReadComplete`.
-    private var pendingOutput: ByteBuffer
+    private var pendingOutput: [UInt8] = []
     private var isReading = false
+    /// When the request being handled began: one clock read per request, not two.
+    private var clockMark = NIODeadline.now()
     /// Waiting handlers started and not yet answered.
     private var waitingRequests = 0
     /// A `read` held back because the peer is not reading what we send (back-pressure).
@@ -57,7 +59,6 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         self.maximumFrameLength = maximumFrameLength
         self.shutdown = shutdown
         self.logger = logger
-        self.pendingOutput = ByteBuffer()
     }
 
     // MARK: - Channel events
@@ -65,7 +66,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.handle = ConnectionHandle(info: connection, notifier: ConnectionNotifier(handler: self, eventLoop: context.eventLoop))
-        pendingOutput = context.channel.allocator.buffer(capacity: 1024)
+        pendingOutput.reserveCapacity(4096)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -84,9 +85,15 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         // connection close without their answers), even before this connection's quiesce event.
         guard !isWindingDown, !shutdown.isTriggered else { return }
         isReading = true
-        let frame = unwrapInboundIn(data)
-        shard.bytesIn += Frame.prefixLength + frame.readableBytes
-        handle(frame: frame)
+        var frames = unwrapInboundIn(data)
+        shard.bytesIn += frames.readableBytes
+        clockMark = .now()
+        // The decoder passes only whole frames, so every prefix here is followed by its body.
+        while let length = frames.readInteger(endianness: .big, as: UInt32.self),
+            let frame = frames.readSlice(length: Int(length))
+        {
+            handle(frame: frame)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -145,7 +152,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     // MARK: - Requests
 
     private func handle(frame: ByteBuffer) {
-        let started = NIODeadline.now()
+        // Frames are handled one after another, so each starts when the one before it ended.
+        let started = clockMark
         switch RPCInbound.decode(frame: frame) {
         case .failure(let error):
             shard.recordProtocolError(error.code)
@@ -258,7 +266,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     private func record(_ request: RPCRequest, routeIndex: Int?, started: NIODeadline, error: RPCErrorCode?) {
-        let elapsed = NIODeadline.now() - started
+        let now = NIODeadline.now()
+        let elapsed = now - started
+        clockMark = now
         shard.recordRequest(method: request.method, routeIndex: routeIndex, latencyNanos: elapsed.nanoseconds, errorCode: error)
     }
 
@@ -276,18 +286,20 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     /// Encodes into the burst buffer while reading (flushed once at the end of the burst), or
     /// writes and flushes at once for a response that completed later.
-    private func write(_ encode: (inout ByteBuffer) -> Void) {
+    private func write(_ encode: (inout [UInt8]) -> Void) {
         guard let context else { return }
-        let before = pendingOutput.readableBytes
         encode(&pendingOutput)
-        shard.bytesOut += pendingOutput.readableBytes - before
         if !isReading { flushPendingOutput(context: context) }
     }
 
+    /// Hands the burst's responses to the channel in one write and one flush.
     private func flushPendingOutput(context: ChannelHandlerContext) {
-        guard pendingOutput.readableBytes > 0 else { return }
-        context.writeAndFlush(wrapOutboundOut(pendingOutput), promise: nil)
-        pendingOutput.clear()
+        guard !pendingOutput.isEmpty else { return }
+        var buffer = context.channel.allocator.buffer(capacity: pendingOutput.count)
+        buffer.writeBytes(pendingOutput)
+        shard.bytesOut += pendingOutput.count
+        pendingOutput.removeAll(keepingCapacity: true)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         enforceOutboundLimit(context: context)
     }
 
