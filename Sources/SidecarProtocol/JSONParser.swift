@@ -87,57 +87,82 @@ public struct JSONParser {
     }
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        var members = JSONObject()
+        // Duplicate names: the last one wins, as in most parsers (RFC 8259 leaves it open).
+        try forEachObjectMember { parser throws(JSONParseError) in
+            try parser.parseString()
+        } value: { key, parser throws(JSONParseError) in
+            members[key] = try parser.parseValue()
+        }
+        return .object(members)
+    }
+
+    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        var elements: [JSONValue] = []
+        try forEachArrayElement { parser throws(JSONParseError) in
+            elements.append(try parser.parseValue())
+        }
+        return .array(elements)
+    }
+
+    /// Walks the members of the object that starts at the current `{`: `readKey` reads each
+    /// key (the parser at its opening quote), `value` each value (the parser at its first byte).
+    @inline(__always)
+    mutating func forEachObjectMember<Key>(
+        key readKey: (inout JSONParser) throws(JSONParseError) -> Key,
+        value readValue: (Key, inout JSONParser) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
         try enterContainer()
         index += 1  // {
-        var members = JSONObject()
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1
             depth -= 1
-            return .object(members)
+            return
         }
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
-            let key = try parseString()
+            let key = try readKey(&self)
             skipWhitespace()
             guard peek() == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
             index += 1
             skipWhitespace()
-            // Duplicate names: the last one wins, as in most parsers (RFC 8259 leaves it open).
-            members[key] = try parseValue()
+            try readValue(key, &self)
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "}"):
                 index += 1
                 depth -= 1
-                return .object(members)
+                return
             default: throw error("expected ',' or '}' in object")
             }
         }
     }
 
-    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+    /// Walks the elements of the array that starts at the current `[`, calling `readElement`
+    /// with the parser at each element's first byte.
+    @inline(__always)
+    mutating func forEachArrayElement(_ readElement: (inout JSONParser) throws(JSONParseError) -> Void) throws(JSONParseError) {
         try enterContainer()
         index += 1  // [
-        var elements: [JSONValue] = []
         skipWhitespace()
         if peek() == UInt8(ascii: "]") {
             index += 1
             depth -= 1
-            return .array(elements)
+            return
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue())
+            try readElement(&self)
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","): index += 1
             case UInt8(ascii: "]"):
                 index += 1
                 depth -= 1
-                return .array(elements)
+                return
             default: throw error("expected ',' or ']' in array")
             }
         }

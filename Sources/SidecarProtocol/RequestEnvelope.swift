@@ -60,55 +60,21 @@ extension JSONParser {
     }
 
     private mutating func parseInboundArray() throws(JSONParseError) -> [InboundShape.Element] {
-        try enterContainer()
-        index += 1  // [
         var elements: [InboundShape.Element] = []
-        skipWhitespace()
-        if peek() == UInt8(ascii: "]") {
-            index += 1
-            depth -= 1
-            return elements
+        try forEachArrayElement { parser throws(JSONParseError) in
+            elements.append(try parser.parseInboundElement())
         }
-        while true {
-            skipWhitespace()
-            elements.append(try parseInboundElement())
-            skipWhitespace()
-            switch peek() {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"):
-                index += 1
-                depth -= 1
-                return elements
-            default: throw error("expected ',' or ']' in array")
-            }
-        }
+        return elements
     }
 
     private mutating func parseInboundElement() throws(JSONParseError) -> InboundShape.Element {
         guard peek() == UInt8(ascii: "{") else { return .other(try parseValue()) }
-        return .object(try parseEnvelope())
-    }
-
-    private mutating func parseEnvelope() throws(JSONParseError) -> RequestEnvelope {
-        try enterContainer()
-        index += 1  // {
         var envelope = RequestEnvelope()
-        skipWhitespace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return envelope
-        }
-        while true {
-            skipWhitespace()
-            guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
-            let member = try parseEnvelopeKey()
-            skipWhitespace()
-            guard peek() == UInt8(ascii: ":") else { throw error("expected ':' after object key") }
-            index += 1
-            skipWhitespace()
-            let value = try parseValue()
-            // Duplicate names: the last one wins, as in ``parse(_:)``.
+        // Duplicate names: the last one wins, as in ``parse(_:)``.
+        try forEachObjectMember { parser throws(JSONParseError) in
+            try parser.parseEnvelopeKey()
+        } value: { member, parser throws(JSONParseError) in
+            let value = try parser.parseValue()
             switch member {
             case .jsonrpc: envelope.jsonrpc = value
             case .method: envelope.method = value
@@ -116,16 +82,8 @@ extension JSONParser {
             case .params: envelope.params = value
             case .other: break
             }
-            skipWhitespace()
-            switch peek() {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"):
-                index += 1
-                depth -= 1
-                return envelope
-            default: throw error("expected ',' or '}' in object")
-            }
         }
+        return .object(envelope)
     }
 
     private enum EnvelopeMember {
