@@ -44,19 +44,7 @@ public enum RPCInbound: Sendable, Hashable {
     /// Decodes a frame's bytes. Parsing errors become `.failure(-32700)`, an empty array
     /// `.failure(-32600)`.
     public static func decode(frame: ByteBuffer) -> RPCInbound {
-        let shape: InboundShape
-        do {
-            shape = try JSONParser.parseInbound(frame)
-        } catch {
-            return .failure(.parseError(error.description))
-        }
-        switch shape {
-        case .single(let element):
-            return .single(RPCInboundEntry.decode(element))
-        case .array(let elements):
-            guard !elements.isEmpty else { return .failure(.invalidRequest("an empty batch")) }
-            return .batch(elements.map(RPCInboundEntry.decode))
-        }
+        JSONParser.parseInbound(frame)
     }
 
     /// Classifies a parsed JSON value.
@@ -74,43 +62,37 @@ public enum RPCInbound: Sendable, Hashable {
 extension RPCInboundEntry {
     /// Validates one request object against JSON-RPC 2.0 section 4.
     public static func decode(element: JSONValue) -> RPCInboundEntry {
-        guard case .object(let members) = element else { return decode(.other(element)) }
-        return decode(.object(RequestEnvelope(members: members)))
+        guard case .object(let members) = element else {
+            return .invalid(id: .null, error: .invalidRequest("expected a request object, got \(element.typeName)"))
+        }
+        return validate(jsonrpc: members["jsonrpc"], method: members["method"], id: members["id"], params: members["params"])
     }
 
-    static func decode(_ element: InboundShape.Element) -> RPCInboundEntry {
-        let envelope: RequestEnvelope
-        switch element {
-        case .object(let object):
-            envelope = object
-        case .other(let value):
-            return .invalid(id: .null, error: .invalidRequest("expected a request object, got \(value.typeName)"))
-        }
+    /// Validates the members JSON-RPC gives meaning to (`nil` for an absent member).
+    static func validate(jsonrpc: JSONValue?, method: JSONValue?, id rawID: JSONValue?, params: JSONValue?) -> RPCInboundEntry {
         // The id is echoed whenever it is readable, so that a client can match the error.
         var id: RPCID?
-        if let rawID = envelope.id {
+        if let rawID {
             guard let valid = RPCID(json: rawID) else {
                 return .invalid(id: .null, error: .invalidRequest("'id' must be a string, a number or null, got \(rawID.typeName)"))
             }
             id = valid
         }
-        guard envelope.jsonrpc == .string("2.0") else {
-            let detail = envelope.jsonrpc.map { "'jsonrpc' must be \"2.0\", got \($0)" } ?? "'jsonrpc': \"2.0\" is missing"
+        guard case .string("2.0")? = jsonrpc else {
+            let detail = jsonrpc.map { "'jsonrpc' must be \"2.0\", got \($0)" } ?? "'jsonrpc': \"2.0\" is missing"
             return .invalid(id: id ?? .null, error: .invalidRequest(detail))
         }
-        guard let rawMethod = envelope.method else {
+        guard let method else {
             return .invalid(id: id ?? .null, error: .invalidRequest("'method' is missing"))
         }
-        guard case .string(let method) = rawMethod else {
-            return .invalid(id: id ?? .null, error: .invalidRequest("'method' must be a string, got \(rawMethod.typeName)"))
+        guard case .string(let name) = method else {
+            return .invalid(id: id ?? .null, error: .invalidRequest("'method' must be a string, got \(method.typeName)"))
         }
-        if let params = envelope.params {
-            switch params {
-            case .array, .object: break
-            default:
-                return .invalid(id: id ?? .null, error: .invalidRequest("'params' must be an array or an object, got \(params.typeName)"))
-            }
+        switch params {
+        case nil, .array?, .object?: break
+        case let other?:
+            return .invalid(id: id ?? .null, error: .invalidRequest("'params' must be an array or an object, got \(other.typeName)"))
         }
-        return .request(RPCRequest(id: id, method: method, params: envelope.params))
+        return .request(RPCRequest(id: id, method: name, params: params))
     }
 }

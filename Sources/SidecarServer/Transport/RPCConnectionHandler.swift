@@ -29,6 +29,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     /// Responses encoded during the current read burst, flushed in `channelReadComplete`.
     private var pendingOutput: [UInt8] = []
     private var isReading = false
+    private var lastRoute: (method: String, route: MethodRouter.Route)?
     /// When the request being handled began: one clock read per request, not two.
     private var clockMark = NIODeadline.now()
     /// Waiting handlers started and not yet answered.
@@ -207,7 +208,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         case .request(let valid):
             request = valid
         }
-        guard let route = router.route(for: request.method) else {
+        guard let route = route(for: request.method) else {
             let error = RPCError.methodNotFound(request.method)
             record(request, routeIndex: nil, started: started, error: error.code)
             return Immediate(response: request.id.map { RPCResponse(id: $0, error: error) })
@@ -237,6 +238,15 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             )
             return nil
         }
+    }
+
+    /// The route for `method`, remembering the last one: a connection tends to call the same
+    /// method again and again, and comparing a short name is cheaper than hashing it.
+    private func route(for method: String) -> MethodRouter.Route? {
+        if let lastRoute, lastRoute.method == method { return lastRoute.route }
+        guard let route = router.route(for: method) else { return nil }
+        lastRoute = (method, route)
+        return route
     }
 
     private func startWaiting(
