@@ -109,6 +109,11 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .target(
+            name: "SidecarTestSupport",
+            dependencies: ["SidecarProtocol"],
+            path: "Tests/SidecarTestSupport"
+        ),
         .testTarget(
             name: "SidecarProtocolTests",
             dependencies: ["SidecarProtocol", .product(name: "NIOCore", package: "swift-nio")]
@@ -118,11 +123,12 @@ let package = Package(
             dependencies: [
                 "SidecarServer",
                 "SidecarProtocol",
+                "SidecarTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SidecarClientTests", dependencies: ["SidecarClient", "SidecarProtocol"]),
+        .testTarget(name: "SidecarClientTests", dependencies: ["SidecarClient", "SidecarProtocol", "SidecarTestSupport"]),
     ]
 )

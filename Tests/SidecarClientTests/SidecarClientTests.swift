@@ -1,5 +1,6 @@
 import Foundation
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 @testable import SidecarClient
@@ -8,7 +9,7 @@ import Testing
 @Suite("SidecarClient against a real daemon", .timeLimit(.minutes(2)))
 struct SidecarClientTests {
     private func withClient<T>(
-        _ daemon: TestDaemon,
+        _ daemon: DaemonProcess,
         configuration: SidecarClient.Configuration = SidecarClient.Configuration(),
         _ body: (SidecarClient) async throws -> T
     ) async throws -> T {
@@ -26,7 +27,7 @@ struct SidecarClientTests {
     // MARK: - Calls
 
     @Test func pingAnswersPong() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { client in
                 #expect(try await client.call("sidecar.ping") == "pong")
                 #expect(try await client.call("sidecar.ping", params: [:]) == "pong")
@@ -59,7 +60,7 @@ struct SidecarClientTests {
     }
 
     @Test func typedCallsRoundTripCodableValues() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { client in
                 let payload = Payload(
                     name: "sidecar \"quoted\" ✓",
@@ -91,7 +92,7 @@ struct SidecarClientTests {
     }
 
     @Test func serverErrorsKeepTheirCodeMessageAndData() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { client in
                 let unknown = await #expect(throws: SidecarClientError.self) {
                     try await client.call("no.such.method")
@@ -116,7 +117,7 @@ struct SidecarClientTests {
     }
 
     @Test func manyConcurrentCallsGetTheirOwnRepliesOutOfOrder() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { client in
                 let count = 500
                 let completionOrder = try await withThrowingTaskGroup(of: (Int, JSONValue).self) { group in
@@ -144,7 +145,7 @@ struct SidecarClientTests {
     }
 
     @Test func callTimesOutAndTheConnectionStaysUsable() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { (client: SidecarClient) async throws in
                 let clock = ContinuousClock()
                 let start = clock.now
@@ -159,7 +160,7 @@ struct SidecarClientTests {
     }
 
     @Test func cancellingACallStopsWaitingForIt() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { client in
                 let slow = Task {
                     try await client.call("sidecar.echo", params: ["value": 1, "delayMs": 20_000], timeout: .seconds(60))
@@ -176,7 +177,7 @@ struct SidecarClientTests {
     // MARK: - Notifications and batches
 
     @Test func notifyReturnsWithoutWaitingForAReply() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { client in
                 // The daemon would take 5 s to answer this as a call; a notification is not waited for.
                 let clock = ContinuousClock()
@@ -198,7 +199,7 @@ struct SidecarClientTests {
     }
 
     @Test func batchAnswersCallsInOrderAndSkipsNotifications() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             try await withClient(daemon) { client in
                 let results = try await client.batch([
                     .call("sidecar.echo", params: ["value": "first", "delayMs": 50]),
@@ -236,81 +237,84 @@ struct SidecarClientTests {
     // MARK: - Connection lifecycle
 
     @Test func reconnectsAfterTheDaemonIsKilledAndRestarted() async throws {
-        let daemon = try TestDaemon()
-        try await daemon.start()
-        let hookCalls = Counter()
-        var configuration = SidecarClient.Configuration()
-        configuration.reconnect = ReconnectPolicy(
-            initialDelay: .milliseconds(20),
-            maximumDelay: .milliseconds(200),
-            maximumAttempts: nil,
-            giveUpAfter: .seconds(60)
-        )
-        configuration.onReconnect = { client in
-            // The hook may call on the new connection at once.
-            if (try? await client.call("sidecar.ping")) == "pong" { await hookCalls.increment() }
-        }
-        try await withClient(daemon, configuration: configuration) { client in
-            let firstPID = try await client.call("sidecar.status")["pid"]
-            #expect(firstPID?.intValue == daemon.pid.map(Int64.init))
-
-            let inFlight = Task {
-                try await client.call("sidecar.echo", params: ["value": 1, "delayMs": 30_000], timeout: .seconds(60))
+        try await withDaemon(clientTestDaemonArguments) { daemon in
+            let hookCalls = Counter()
+            var configuration = SidecarClient.Configuration()
+            configuration.reconnect = ReconnectPolicy(
+                initialDelay: .milliseconds(20),
+                maximumDelay: .milliseconds(200),
+                maximumAttempts: nil,
+                giveUpAfter: .seconds(60)
+            )
+            configuration.onReconnect = { client in
+                // The hook may call on the new connection at once.
+                if (try? await client.call("sidecar.ping")) == "pong" { await hookCalls.increment() }
             }
-            try await waitUntil { try await client.pendingCallCount() == 1 }
+            try await withClient(daemon, configuration: configuration) { client in
+                let firstPID = try await client.call("sidecar.status")["pid"]
+                #expect(firstPID?.intValue == Int64(daemon.pid))
 
-            try await daemon.stop(signal: SIGKILL)
-            await #expect(throws: SidecarClientError.connectionClosed) { try await inFlight.value }
+                let inFlight = Task {
+                    try await client.call("sidecar.echo", params: ["value": 1, "delayMs": 30_000], timeout: .seconds(60))
+                }
+                try await waitUntil { try await client.pendingCallCount() == 1 }
 
-            // A call made while the daemon is down waits for the reconnect.
-            let waiting = Task { try await client.call("sidecar.status", timeout: .seconds(30)) }
-            try await daemon.start()
+                try await daemon.stop(signal: SIGKILL)
+                await #expect(throws: SidecarClientError.connectionClosed) { try await inFlight.value }
 
-            let status = try await waiting.value
-            #expect(status["pid"]?.intValue == daemon.pid.map(Int64.init))
-            #expect(status["pid"] != firstPID)
+                // A call made while the daemon is down waits for the reconnect.
+                let waiting = Task { try await client.call("sidecar.status", timeout: .seconds(30)) }
+                try daemon.restart()
+                try await daemon.waitUntilReady()
 
-            try await waitUntil { await hookCalls.value == 1 }
-            #expect(try await client.call("sidecar.ping") == "pong")
+                let status = try await waiting.value
+                #expect(status["pid"]?.intValue == Int64(daemon.pid))
+                #expect(status["pid"] != firstPID)
+
+                try await waitUntil { await hookCalls.value == 1 }
+                #expect(try await client.call("sidecar.ping") == "pong")
+            }
+            try await daemon.stop()
         }
-        try await daemon.stop()
     }
 
     @Test func withReconnectDisabledADropIsFinal() async throws {
-        let daemon = try TestDaemon()
-        try await daemon.start()
-        var configuration = SidecarClient.Configuration()
-        configuration.reconnect = .disabled
-        try await withClient(daemon, configuration: configuration) { client in
-            #expect(try await client.call("sidecar.ping") == "pong")
-            try await daemon.stop()
-            try await waitUntil {
-                do {
-                    _ = try await client.call("sidecar.ping", timeout: .seconds(1))
-                    return false
-                } catch SidecarClientError.connectionClosed {
-                    return true
+        try await withDaemon(clientTestDaemonArguments) { daemon in
+            var configuration = SidecarClient.Configuration()
+            configuration.reconnect = .disabled
+            try await withClient(daemon, configuration: configuration) { client in
+                #expect(try await client.call("sidecar.ping") == "pong")
+                try await daemon.stop()
+                try await waitUntil {
+                    do {
+                        _ = try await client.call("sidecar.ping", timeout: .seconds(1))
+                        return false
+                    } catch SidecarClientError.connectionClosed {
+                        return true
+                    }
                 }
             }
         }
     }
 
     @Test func cannotConnectNamesThePath() async throws {
-        let daemon = try TestDaemon()  // never started: nothing listens
-        let error = await #expect(throws: SidecarClientError.self) {
-            try await SidecarClient.connect(to: daemon.socketPath)
+        try await withTemporaryDirectory { directory in
+            let socketPath = directory.file("s.sock")  // nothing listens there
+            let error = await #expect(throws: SidecarClientError.self) {
+                try await SidecarClient.connect(to: socketPath)
+            }
+            guard case .cannotConnect(let path, let reason)? = error else {
+                Issue.record("expected cannotConnect, got \(String(describing: error))")
+                return
+            }
+            #expect(path == socketPath)
+            #expect(!reason.isEmpty)
+            #expect(error?.description.contains(socketPath) == true)
         }
-        guard case .cannotConnect(let path, let reason)? = error else {
-            Issue.record("expected cannotConnect, got \(String(describing: error))")
-            return
-        }
-        #expect(path == daemon.socketPath)
-        #expect(!reason.isEmpty)
-        #expect(error?.description.contains(daemon.socketPath) == true)
     }
 
     @Test func closeEndsNotificationsAndFailsLaterCalls() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             let client = try await SidecarClient.connect(to: daemon.socketPath)
             let drained = Task {
                 var count = 0
@@ -321,6 +325,21 @@ struct SidecarClientTests {
             #expect(await drained.value == 0)
             await #expect(throws: SidecarClientError.clientClosed) { try await client.call("sidecar.ping") }
         }
+    }
+}
+
+/// The flags client tests start `sidecard` with: one event-loop thread is plenty, and a short
+/// shutdown timeout keeps a graceful stop quick.
+let clientTestDaemonArguments = ["--threads", "1", "--shutdown-timeout", "2"]
+
+/// Runs `body` with a ready daemon of its own (see ``withDaemon(_:environment:_:)``), then stops
+/// it with SIGTERM: a daemon that does not exit in time fails the test. If `body` throws, the
+/// daemon is killed instead.
+func withTestDaemon<T>(_ body: (DaemonProcess) async throws -> T) async throws -> T {
+    try await withDaemon(clientTestDaemonArguments) { daemon in
+        let result = try await body(daemon)
+        try await daemon.stop()
+        return result
     }
 }
 

@@ -1,91 +1,70 @@
 import Foundation
+import SidecarTestSupport
 import Testing
 
 /// The `sidecarctl` binary against a real daemon: output formats and exit statuses.
 @Suite("sidecarctl", .timeLimit(.minutes(2)))
 struct SidecarctlTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs `sidecarctl` with `arguments` off the cooperative pool (it blocks on the pipes).
-    private func sidecarctl(_ arguments: [String]) async throws -> Run {
-        let binary = try TestDaemon.binary(named: "sidecarctl", override: "SIDECARCTL_BIN")
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = binary
-                process.arguments = arguments
-                var environment = ProcessInfo.processInfo.environment
-                environment["SIDECAR_SOCKET"] = nil
-                process.environment = environment
-                let stdout = Pipe()
-                let stderr = Pipe()
-                process.standardOutput = stdout
-                process.standardError = stderr
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-                // Small outputs: read stdout, then stderr, then reap.
-                let out = stdout.fileHandleForReading.readDataToEndOfFile()
-                let err = stderr.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: Run(
-                    status: process.terminationStatus,
-                    stdout: String(decoding: out, as: UTF8.self),
-                    stderr: String(decoding: err, as: UTF8.self)
-                ))
-            }
-        }
+    /// Runs `sidecarctl` with `arguments` (its output kept in `directory`) without blocking the
+    /// cooperative pool, in the test's environment minus `SIDECAR_SOCKET`.
+    private func sidecarctl(_ arguments: [String], in directory: TemporaryDirectory) async throws -> CommandResult {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SIDECAR_SOCKET"] = nil
+        return try await runCommand(PackageLocation.controlExecutable, arguments, environment: environment, in: directory)
     }
 
     @Test func callPrintsCompactJSONWhenPiped() async throws {
-        try await TestDaemon.with { daemon in
-            let run = try await sidecarctl(["call", "--socket", daemon.socketPath, "sidecar.echo", #"{"value": {"a": [1, 2]}}"#])
-            #expect(run.status == 0)
-            #expect(run.stdout == #"{"a":[1,2]}"# + "\n")
-            #expect(run.stderr.isEmpty)
+        try await withTestDaemon { daemon in
+            let run = try await sidecarctl(
+                ["call", "--socket", daemon.socketPath, "sidecar.echo", #"{"value": {"a": [1, 2]}}"#],
+                in: daemon.directory
+            )
+            #expect(run.status == .exited(0))
+            #expect(run.standardOutput == #"{"a":[1,2]}"# + "\n")
+            #expect(run.standardError.isEmpty)
         }
     }
 
     @Test func callReportsJSONRPCErrorsOnStderr() async throws {
-        try await TestDaemon.with { daemon in
-            let run = try await sidecarctl(["call", "--socket", daemon.socketPath, "no.such.method"])
-            #expect(run.status == 1)
-            #expect(run.stdout.isEmpty)
-            #expect(run.stderr.hasPrefix("error -32601: Method not found"))
-            #expect(run.stderr.contains(#"data: {"method":"no.such.method"}"#))
+        try await withTestDaemon { daemon in
+            let run = try await sidecarctl(["call", "--socket", daemon.socketPath, "no.such.method"], in: daemon.directory)
+            #expect(run.status == .exited(1))
+            #expect(run.standardOutput.isEmpty)
+            #expect(run.standardError.hasPrefix("error -32601: Method not found"))
+            #expect(run.standardError.contains(#"data: {"method":"no.such.method"}"#))
         }
     }
 
     @Test func invalidParamsJSONIsAUsageError() async throws {
-        let run = try await sidecarctl(["call", "--socket", "/nonexistent/s.sock", "sidecar.echo", "{not json"])
-        #expect(run.status == 64)
-        #expect(run.stderr.contains("PARAMS_JSON is not valid JSON"))
+        try await withTemporaryDirectory { directory in
+            let run = try await sidecarctl(
+                ["call", "--socket", "/nonexistent/s.sock", "sidecar.echo", "{not json"],
+                in: directory
+            )
+            #expect(run.status == .exited(64))
+            #expect(run.standardError.contains("PARAMS_JSON is not valid JSON"))
+        }
     }
 
     @Test func cannotConnectNamesThePathAndExitsWith2() async throws {
-        let daemon = try TestDaemon()  // never started
-        let run = try await sidecarctl(["ping", "--socket", daemon.socketPath])
-        #expect(run.status == 2)
-        #expect(run.stderr.hasPrefix("sidecarctl: cannot connect to \(daemon.socketPath): "))
+        try await withTemporaryDirectory { directory in
+            let socketPath = directory.file("s.sock")  // nothing listens there
+            let run = try await sidecarctl(["ping", "--socket", socketPath], in: directory)
+            #expect(run.status == .exited(2))
+            #expect(run.standardError.hasPrefix("sidecarctl: cannot connect to \(socketPath): "))
+        }
     }
 
     @Test func pingStatusAndMethodsSpeakToPeople() async throws {
-        try await TestDaemon.with { daemon in
-            let ping = try await sidecarctl(["ping", "--socket", daemon.socketPath])
-            #expect(ping.status == 0)
-            #expect(ping.stdout.wholeMatch(of: /pong in \d+\.\d{3} ms\n/) != nil, "got \(ping.stdout)")
+        try await withTestDaemon { daemon in
+            let ping = try await sidecarctl(["ping", "--socket", daemon.socketPath], in: daemon.directory)
+            #expect(ping.status == .exited(0))
+            #expect(ping.standardOutput.wholeMatch(of: /pong in \d+\.\d{3} ms\n/) != nil, "got \(ping.standardOutput)")
 
-            let status = try await sidecarctl(["status", "--socket", daemon.socketPath])
-            #expect(status.status == 0)
-            let lines = status.stdout.split(separator: "\n").map(String.init)
-            let pid = try #require(daemon.pid)
+            let status = try await sidecarctl(["status", "--socket", daemon.socketPath], in: daemon.directory)
+            #expect(status.status == .exited(0))
+            let lines = status.standardOutput.split(separator: "\n").map(String.init)
+            let pid = daemon.pid
             #expect(lines.contains { $0.hasPrefix("pid:") && $0.hasSuffix(" \(pid)") })
             #expect(lines.contains { $0.hasPrefix("socket:") && $0.hasSuffix(" \(daemon.socketPath)") })
             #expect(lines.contains { $0.hasPrefix("socket-activated:") && $0.hasSuffix(" no") })
@@ -93,24 +72,24 @@ struct SidecarctlTests {
                 "version", "pid", "uptime", "socket", "socket-activated", "connections",
             ])
 
-            let json = try await sidecarctl(["status", "--json", "--socket", daemon.socketPath])
-            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            let json = try await sidecarctl(["status", "--json", "--socket", daemon.socketPath], in: daemon.directory)
+            let object = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
             #expect(object?["pid"] as? Int == Int(pid))
 
-            let methods = try await sidecarctl(["methods", "--socket", daemon.socketPath])
-            #expect(methods.status == 0)
-            #expect(methods.stdout.split(separator: "\n").contains { $0.hasPrefix("sidecar.ping ") })
+            let methods = try await sidecarctl(["methods", "--socket", daemon.socketPath], in: daemon.directory)
+            #expect(methods.status == .exited(0))
+            #expect(methods.standardOutput.split(separator: "\n").contains { $0.hasPrefix("sidecar.ping ") })
         }
     }
 
     @Test func timeoutIsReported() async throws {
-        try await TestDaemon.with { daemon in
+        try await withTestDaemon { daemon in
             let run = try await sidecarctl([
                 "call", "--socket", daemon.socketPath, "--timeout", "0.2",
                 "sidecar.echo", #"{"value": 1, "delayMs": 5000}"#,
-            ])
-            #expect(run.status == 1)
-            #expect(run.stderr.contains("no reply within 0.2 s"))
+            ], in: daemon.directory)
+            #expect(run.status == .exited(1))
+            #expect(run.standardError.contains("no reply within 0.2 s"))
         }
     }
 }

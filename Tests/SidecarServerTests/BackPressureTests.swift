@@ -1,5 +1,6 @@
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// A client that does not read its responses: the daemon stops reading its requests, loses

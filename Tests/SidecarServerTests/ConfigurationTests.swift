@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// The configuration file, its precedence against flags, and `--help`.

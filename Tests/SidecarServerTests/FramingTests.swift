@@ -1,5 +1,6 @@
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// The length-prefixed framing, byte by byte, as a client that writes badly sees it.

@@ -1,4 +1,5 @@
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// The examples of JSON-RPC 2.0 section 7, end to end against a real daemon, adapted to

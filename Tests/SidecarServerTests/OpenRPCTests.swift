@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SidecarProtocol
 import SidecarServer
+import SidecarTestSupport
 import Testing
 
 /// The OpenRPC document, the daemon and the router agree on the methods.

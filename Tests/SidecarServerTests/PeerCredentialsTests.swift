@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// The peer check (SO_PEERCRED): only the daemon's own user, root and `--allow-uid` are served.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// Many requests on one connection, and many connections at once.

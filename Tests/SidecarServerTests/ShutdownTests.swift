@@ -1,5 +1,6 @@
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// Graceful shutdown on SIGTERM/SIGINT with requests in flight.

@@ -1,5 +1,6 @@
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// Socket activation: the daemon serves a listening socket it was given on fd 3.

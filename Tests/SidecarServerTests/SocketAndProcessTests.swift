@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// The socket file, a second daemon, the connection limit, and what the daemon says about itself.

@@ -1,5 +1,6 @@
 import Glibc
 import SidecarProtocol
+import SidecarTestSupport
 import Testing
 
 /// `sd_notify`: the daemon tells the service manager when it is ready and when it stops.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SidecarTestSupport
 import Testing
 
 /// The systemd user units in systemd/ are valid.

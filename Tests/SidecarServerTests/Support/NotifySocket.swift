@@ -1,4 +1,5 @@
 import Glibc
+import SidecarTestSupport
 
 /// A notify socket the test listens on, as systemd's `NOTIFY_SOCKET`, and the datagrams
 /// (`READY=1`, `STATUS=…`, `STOPPING=1`) the daemon sent to it.

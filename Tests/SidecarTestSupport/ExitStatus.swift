@@ -1,6 +1,8 @@
 /// How a child process ended, decoded from `waitpid`'s status.
-enum ExitStatus: Equatable, CustomStringConvertible {
+public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+    /// It returned from `main` or called `exit` with this status.
     case exited(Int32)
+    /// A signal (this number) ended it.
     case signaled(Int32)
 
     init(waitStatus: Int32) {
@@ -9,7 +11,8 @@ enum ExitStatus: Equatable, CustomStringConvertible {
         self = signal == 0 ? .exited((waitStatus >> 8) & 0xff) : .signaled(signal)
     }
 
-    var description: String {
+    /// "exited with status N" or "killed by signal N".
+    public var description: String {
         switch self {
         case .exited(let code): return "exited with status \(code)"
         case .signaled(let signal): return "killed by signal \(signal)"

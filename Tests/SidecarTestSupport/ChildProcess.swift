@@ -5,11 +5,23 @@ import Glibc
 /// optionally one inherited descriptor placed at fd 3 (the socket-activation slot). Every
 /// other descriptor of the test process is closed in the child, so parallel tests never
 /// leak sockets into each other's daemons.
-final class ChildProcess {
-    let pid: pid_t
-    let standardOutputPath: String
-    let standardErrorPath: String
-    private(set) var exitStatus: ExitStatus?
+///
+/// ```swift
+/// let child = try ChildProcess(executable: "/bin/true", arguments: [], environment: [:],
+///                              standardOutputPath: directory.file("out"), standardErrorPath: directory.file("err"))
+/// defer { child.kill() }
+/// #expect(child.waitForExit(timeout: 5) == .exited(0))
+/// ```
+public final class ChildProcess {
+    /// The process id.
+    public let pid: pid_t
+    /// The file that receives the process's stdout.
+    public let standardOutputPath: String
+    /// The file that receives the process's stderr.
+    public let standardErrorPath: String
+    /// How the process ended, once it has been reaped (by ``poll()``, ``waitForExit(timeout:)``
+    /// or ``kill()``).
+    public private(set) var exitStatus: ExitStatus?
 
     /// Starts `executable`.
     /// - Parameters:
@@ -20,7 +32,7 @@ final class ChildProcess {
     ///   - standardErrorPath: a file that receives stderr (truncated first).
     ///   - descriptorForFD3: a descriptor the child receives as fd 3.
     /// - Throws: ``SystemCallError`` when the process cannot be started.
-    init(
+    public init(
         executable: String,
         arguments: [String],
         environment: [String: String],
@@ -85,14 +97,15 @@ final class ChildProcess {
     }()
 
     /// Sends `signal` to the process, unless it has already been reaped.
-    func send(signal: Int32) {
+    public func send(signal: Int32) {
         guard exitStatus == nil else { return }
         Glibc.kill(pid, signal)
     }
 
     /// Reaps the process if it has ended, without blocking.
+    /// - Returns: how it ended, or `nil` if it is still running.
     @discardableResult
-    func poll() -> ExitStatus? {
+    public func poll() -> ExitStatus? {
         if let exitStatus { return exitStatus }
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
@@ -102,47 +115,101 @@ final class ChildProcess {
 
     /// Waits up to `timeout` seconds for the process to end.
     /// - Returns: how it ended, or `nil` if it is still running.
-    func waitForExit(timeout: Double) -> ExitStatus? {
+    public func waitForExit(timeout: Double) -> ExitStatus? {
         _ = waitUntil(timeout: timeout, interval: 0.005) { poll() != nil }
         return exitStatus
     }
 
+    /// Waits up to `timeout` seconds for the process to end, suspending (not blocking) between checks.
+    /// - Returns: how it ended, or `nil` if it is still running.
+    public func waitForExit(timeout: Double) async -> ExitStatus? {
+        let deadline = Deadline(seconds: timeout)
+        while poll() == nil, !deadline.hasPassed {
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { break }  // cancelled
+        }
+        return exitStatus
+    }
+
     /// Kills the process (SIGKILL) if it still runs and reaps it.
-    func kill() {
+    public func kill() {
         guard poll() == nil else { return }
         Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
         if waitpid(pid, &status, 0) == pid { exitStatus = ExitStatus(waitStatus: status) }
     }
 
-    var standardOutput: String { (try? String(contentsOfFile: standardOutputPath, encoding: .utf8)) ?? "" }
-    var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
+    /// What the process has written to stdout so far (empty if unreadable).
+    public var standardOutput: String { (try? String(contentsOfFile: standardOutputPath, encoding: .utf8)) ?? "" }
+    /// What the process has written to stderr so far (empty if unreadable).
+    public var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
 }
 
 /// What a finished command printed and how it ended.
-struct CommandResult {
-    var status: ExitStatus?
-    var standardOutput: String
-    var standardError: String
+public struct CommandResult: Sendable {
+    /// How it ended; `nil` if it was still running at the timeout (it was then killed).
+    public var status: ExitStatus?
+    /// Everything it wrote to stdout.
+    public var standardOutput: String
+    /// Everything it wrote to stderr.
+    public var standardError: String
 }
 
-/// Runs a command to completion (killing it after `timeout` seconds) in `directory`.
-func runCommand(
+/// Runs a command to completion (killing it after `timeout` seconds), its output captured in
+/// files in `directory`.
+/// - Parameters:
+///   - executable: an absolute path.
+///   - arguments: the arguments after `argv[0]`.
+///   - environment: the command's whole environment; by default the test process's.
+///   - directory: where its output files go.
+///   - timeout: seconds to wait before killing it.
+/// - Throws: ``SystemCallError`` when it cannot be started.
+public func runCommand(
     _ executable: String,
     _ arguments: [String],
     environment: [String: String] = ProcessInfo.processInfo.environment,
     in directory: TemporaryDirectory,
     timeout: Double = 30
 ) throws -> CommandResult {
+    let child = try startCommand(executable, arguments, environment: environment, in: directory)
+    defer { child.kill() }
+    let status = child.waitForExit(timeout: timeout)
+    return CommandResult(status: status, standardOutput: child.standardOutput, standardError: child.standardError)
+}
+
+/// Runs a command to completion (killing it after `timeout` seconds), suspending rather than
+/// blocking while it runs; its output is captured in files in `directory`.
+/// - Parameters:
+///   - executable: an absolute path.
+///   - arguments: the arguments after `argv[0]`.
+///   - environment: the command's whole environment; by default the test process's.
+///   - directory: where its output files go.
+///   - timeout: seconds to wait before killing it.
+/// - Throws: ``SystemCallError`` when it cannot be started.
+public func runCommand(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String] = ProcessInfo.processInfo.environment,
+    in directory: TemporaryDirectory,
+    timeout: Double = 30
+) async throws -> CommandResult {
+    let child = try startCommand(executable, arguments, environment: environment, in: directory)
+    defer { child.kill() }
+    let status = await child.waitForExit(timeout: timeout)
+    return CommandResult(status: status, standardOutput: child.standardOutput, standardError: child.standardError)
+}
+
+private func startCommand(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String],
+    in directory: TemporaryDirectory
+) throws -> ChildProcess {
     let name = UUID().uuidString.prefix(8)
-    let child = try ChildProcess(
+    return try ChildProcess(
         executable: executable,
         arguments: arguments,
         environment: environment,
         standardOutputPath: directory.file("\(name).out"),
         standardErrorPath: directory.file("\(name).err")
     )
-    defer { child.kill() }
-    let status = child.waitForExit(timeout: timeout)
-    return CommandResult(status: status, standardOutput: child.standardOutput, standardError: child.standardError)
 }

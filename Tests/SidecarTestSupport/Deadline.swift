@@ -1,17 +1,24 @@
 import Glibc
 
 /// A point in time a wait must not pass, on the monotonic clock.
-struct Deadline {
+///
+/// ```swift
+/// let deadline = Deadline(seconds: 5)
+/// while !ready() && !deadline.hasPassed { pause(seconds: 0.01) }
+/// ```
+public struct Deadline: Sendable {
     private let instant: ContinuousClock.Instant
 
-    init(seconds: Double) {
+    /// A deadline `seconds` from now.
+    public init(seconds: Double) {
         instant = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     }
 
-    var hasPassed: Bool { ContinuousClock.now >= instant }
+    /// Whether the deadline is now or in the past.
+    public var hasPassed: Bool { ContinuousClock.now >= instant }
 
     /// What is left, in whole milliseconds (at least 0), as `poll(2)` takes it.
-    var remainingMilliseconds: Int32 {
+    public var remainingMilliseconds: Int32 {
         let remaining = instant - ContinuousClock.now
         let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
         return Int32(clamping: max(0, milliseconds))
@@ -19,8 +26,12 @@ struct Deadline {
 }
 
 /// Checks `condition` every `interval` seconds until it holds or `timeout` seconds have passed.
+/// - Parameters:
+///   - timeout: how long to keep checking, in seconds.
+///   - interval: the pause between checks, in seconds.
+///   - condition: the check; an error it throws ends the wait.
 /// - Returns: whether the condition held in time.
-func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () throws -> Bool) rethrows -> Bool {
+public func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Deadline(seconds: timeout)
     while true {
         if try condition() { return true }
@@ -30,7 +41,7 @@ func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () throws 
 }
 
 /// Blocks the calling thread; for pacing writes and polling loops, never to wait for an event.
-func pause(seconds: Double) {
+public func pause(seconds: Double) {
     var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
     var remaining = timespec()
     while nanosleep(&request, &remaining) != 0 && errno == EINTR {

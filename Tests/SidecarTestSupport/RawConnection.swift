@@ -4,15 +4,24 @@ import SidecarProtocol
 /// A client that speaks the wire format by hand: it writes any bytes at all (split frames,
 /// several frames at once, bogus prefixes) and reads whole frames with a timeout, telling a
 /// frame from the end of the connection.
-final class RawConnection {
+///
+/// ```swift
+/// let connection = try RawConnection(path: daemon.socketPath)
+/// try connection.write(WireFrame.prefix(0))
+/// #expect(try connection.readMessage()["error"]?["code"] == -32700)
+/// ```
+public final class RawConnection {
     /// What the next read found.
-    enum Event: Equatable, CustomStringConvertible {
+    public enum Event: Equatable, Sendable, CustomStringConvertible {
+        /// A whole frame: its body, without the length prefix.
         case frame([UInt8])
         /// The daemon closed (or reset) the connection.
         case closed
+        /// Nothing (or only part of a frame) came in time.
         case timedOut
 
-        var description: String {
+        /// The frame's body as text, or what happened instead.
+        public var description: String {
             switch self {
             case .frame(let bytes): return "frame \(String(decoding: bytes, as: UTF8.self))"
             case .closed: return "connection closed"
@@ -21,19 +30,25 @@ final class RawConnection {
         }
     }
 
-    struct UnexpectedEvent: Error, CustomStringConvertible {
-        var expected: String
-        var event: Event
-        var description: String { "expected \(expected), got \(event)" }
+    /// A read found something other than what the caller expected.
+    public struct UnexpectedEvent: Error, CustomStringConvertible {
+        /// What the caller wanted, such as "a frame".
+        public var expected: String
+        /// What the read found.
+        public var event: Event
+        /// Both, for a test failure message.
+        public var description: String { "expected \(expected), got \(event)" }
     }
 
-    let descriptor: CInt
+    /// The connected socket; closed by ``close()`` or when the connection is released.
+    public let descriptor: CInt
     private var received: [UInt8] = []
     private var sawEndOfStream = false
     private var isClosed = false
 
     /// Connects to the socket at `path`.
-    init(path: String) throws {
+    /// - Throws: ``SystemCallError`` when the connection is refused.
+    public init(path: String) throws {
         descriptor = try UnixSocket.connect(to: path)
         // A blocked write gives up after 5 s rather than hang the test run.
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
@@ -42,7 +57,8 @@ final class RawConnection {
 
     deinit { close() }
 
-    func close() {
+    /// Closes the socket (once; later calls do nothing).
+    public func close() {
         guard !isClosed else { return }
         isClosed = true
         Glibc.close(descriptor)
@@ -51,7 +67,8 @@ final class RawConnection {
     // MARK: - Writing
 
     /// Writes `bytes` exactly as given.
-    func write(_ bytes: [UInt8]) throws {
+    /// - Throws: ``SystemCallError`` when `send` fails or blocks for more than 5 s.
+    public func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { raw in
@@ -67,7 +84,8 @@ final class RawConnection {
 
     /// Writes as much of `bytes` as the socket takes without blocking.
     /// - Returns: how many bytes were written (0 when the socket buffer is full).
-    func writeWithoutBlocking(_ bytes: ArraySlice<UInt8>) throws -> Int {
+    /// - Throws: ``SystemCallError`` when `send` fails.
+    public func writeWithoutBlocking(_ bytes: ArraySlice<UInt8>) throws -> Int {
         while true {
             let written = bytes.withUnsafeBytes { raw in
                 Glibc.send(descriptor, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
@@ -80,19 +98,19 @@ final class RawConnection {
     }
 
     /// Writes one frame holding `text`.
-    func send(_ text: String) throws {
+    public func send(_ text: String) throws {
         try write(WireFrame.bytes(text))
     }
 
     /// Writes one frame holding `value`.
-    func send(_ value: JSONValue) throws {
+    public func send(_ value: JSONValue) throws {
         try write(WireFrame.bytes(value))
     }
 
     // MARK: - Reading
 
     /// The next frame, the end of the connection, or a timeout after `timeout` seconds.
-    func next(timeout: Double = 5) -> Event {
+    public func next(timeout: Double = 5) -> Event {
         let deadline = Deadline(seconds: timeout)
         while true {
             if let frame = takeFrame() { return .frame(frame) }
@@ -114,19 +132,22 @@ final class RawConnection {
 
     /// The next frame's bytes.
     /// - Throws: ``UnexpectedEvent`` when the connection closes or nothing comes in time.
-    func readFrame(timeout: Double = 5) throws -> [UInt8] {
+    public func readFrame(timeout: Double = 5) throws -> [UInt8] {
         let event = next(timeout: timeout)
         guard case .frame(let bytes) = event else { throw UnexpectedEvent(expected: "a frame", event: event) }
         return bytes
     }
 
     /// The next frame, parsed.
-    func readMessage(timeout: Double = 5) throws -> JSONValue {
+    /// - Throws: ``UnexpectedEvent`` when no frame comes; a parse error when it is not JSON.
+    public func readMessage(timeout: Double = 5) throws -> JSONValue {
         try JSONParser.parse(bytes: readFrame(timeout: timeout))
     }
 
     /// Sends a request and reads the next frame, which must be its response.
-    func call(_ method: String, params: JSONValue? = nil, id: JSONValue = 1, timeout: Double = 5) throws -> JSONValue {
+    /// - Returns: the parsed response (check its `result` or `error`).
+    /// - Throws: what ``send(_:)`` and ``readMessage(timeout:)`` throw.
+    public func call(_ method: String, params: JSONValue? = nil, id: JSONValue = 1, timeout: Double = 5) throws -> JSONValue {
         try send(RPC.request(method, params: params, id: id))
         return try readMessage(timeout: timeout)
     }
