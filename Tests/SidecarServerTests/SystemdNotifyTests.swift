@@ -23,4 +23,34 @@ struct SystemdNotifyTests {
             #expect(!notify.messages.contains { $0.contains("WATCHDOG=1") }, "no watchdog was asked for")
         }
     }
+
+    @Test("WATCHDOG=1 is sent every half of WATCHDOG_USEC, and STATUS= counts connections")
+    func watchdogKeepAlives() throws {
+        try withTemporaryDirectory { directory in
+            let notify = try NotifySocket(path: directory.file("notify.sock"))
+            let daemon = try DaemonProcess(
+                in: directory,
+                environment: ["NOTIFY_SOCKET": directory.file("notify.sock"), "WATCHDOG_USEC": "400000"]
+            )
+            defer { daemon.kill() }
+            #expect(notify.waitFor("READY=1", timeout: 15), "got \(notify.messages)")
+            let connection = try daemon.connect()
+            expectResult(try connection.call("sidecar.ping"), "pong", id: 1)
+            // A 400 ms watchdog wants a keep-alive every 200 ms: four arrive well within 5 s,
+            // and the status line follows the open connection.
+            let received = notify.receive(until: { messages in
+                messages.filter { $0.contains("WATCHDOG=1") }.count >= 4
+                    && messages.contains { $0.contains("STATUS=serving 1 connection(s)") }
+            }, timeout: 5)
+            #expect(received, "got \(notify.messages)")
+        }
+    }
+
+    @Test("under journald (JOURNAL_STREAM set) log lines carry a syslog priority and no timestamp")
+    func journalLogFormat() throws {
+        try withDaemon(environment: ["JOURNAL_STREAM": "8:12345"]) { daemon in
+            let line = try #require(daemon.standardError.split(separator: "\n").first { $0.contains("listening on") })
+            #expect(line.hasPrefix("<6>listening on \(daemon.socketPath)"), "\(line)")
+        }
+    }
 }

@@ -15,15 +15,19 @@ final class NotifySocket {
 
     /// Receives datagrams until one holds `line`, or `timeout` seconds pass.
     func waitFor(_ line: String, timeout: Double) -> Bool {
+        receive(until: { $0.last?.split(separator: "\n").contains(Substring(line)) ?? false }, timeout: timeout)
+    }
+
+    /// Receives datagrams until `done` holds for all received so far, or `timeout` seconds pass.
+    func receive(until done: ([String]) -> Bool, timeout: Double) -> Bool {
         let deadline = Deadline(seconds: timeout)
         while !deadline.hasPassed {
             guard UnixSocket.waitReadable(descriptor, timeout: Double(deadline.remainingMilliseconds) / 1000) else { break }
             var buffer = [UInt8](repeating: 0, count: 4096)
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             guard count > 0 else { continue }
-            let message = String(decoding: buffer[..<count], as: UTF8.self)
-            messages.append(message)
-            if message.split(separator: "\n").contains(Substring(line)) { return true }
+            messages.append(String(decoding: buffer[..<count], as: UTF8.self))
+            if done(messages) { return true }
         }
         return false
     }
