@@ -55,7 +55,7 @@ struct Sidecard: AsyncParsableCommand {
         "How long a shutdown waits for in-flight requests (default 10).", valueName: "seconds"))
     var shutdownTimeout: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Event loop threads (default: the number of cores).", valueName: "count"))
+    @Option(name: .long, help: ArgumentHelp("Event loop threads (default 1; more only helps with many busy clients on many cores).", valueName: "count"))
     var threads: Int?
 
     @Option(name: .long, help: ArgumentHelp(
