@@ -28,6 +28,11 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var handle: ConnectionHandle?
     /// Responses encoded during the current read burst, flushed in `channelReadComplete`.
     private var pendingOutput: [UInt8] = []
+    /// The buffer handed to the channel. Once the socket has taken its bytes the channel lets
+    /// go of it, so the next flush reuses its storage instead of allocating.
+    private var outputBuffer = ByteBuffer()
+    /// The most output capacity a connection keeps between bursts.
+    private static let retainedOutputCapacity = 64 * 1024
     private var isReading = false
     private var lastRoute: (method: String, route: MethodRouter.Route)?
     /// When the request being handled began: one clock read per request, not two.
@@ -68,6 +73,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         self.context = context
         self.handle = ConnectionHandle(info: connection, notifier: ConnectionNotifier(handler: self, eventLoop: context.eventLoop))
         pendingOutput.reserveCapacity(4096)
+        outputBuffer = context.channel.allocator.buffer(capacity: 4096)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -305,11 +311,18 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     /// Hands the burst's responses to the channel in one write and one flush.
     private func flushPendingOutput(context: ChannelHandlerContext) {
         guard !pendingOutput.isEmpty else { return }
-        var buffer = context.channel.allocator.buffer(capacity: pendingOutput.count)
-        buffer.writeBytes(pendingOutput)
+        outputBuffer.clear()
+        outputBuffer.writeBytes(pendingOutput)
         shard.bytesOut += pendingOutput.count
-        pendingOutput.removeAll(keepingCapacity: true)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(outputBuffer), promise: nil)
+        // Keep small buffers for the next burst; let go of ones a large response grew.
+        if pendingOutput.capacity > Self.retainedOutputCapacity {
+            pendingOutput = []
+            pendingOutput.reserveCapacity(4096)
+            outputBuffer = context.channel.allocator.buffer(capacity: 4096)
+        } else {
+            pendingOutput.removeAll(keepingCapacity: true)
+        }
         enforceOutboundLimit(context: context)
     }
 
