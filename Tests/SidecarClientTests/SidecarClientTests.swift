@@ -271,7 +271,8 @@ struct SidecarClientTests {
                 #expect(status["pid"]?.intValue == Int64(daemon.pid))
                 #expect(status["pid"] != firstPID)
 
-                try await waitUntil { await hookCalls.value == 1 }
+                try await waitUntil { await hookCalls.value >= 1 }
+                #expect(await hookCalls.value == 1, "one reconnect, one call of the hook")
                 #expect(try await client.call("sidecar.ping") == "pong")
             }
             try await daemon.stop()

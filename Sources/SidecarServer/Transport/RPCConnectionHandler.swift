@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOExtras
-import OrderedCollections
 import SidecarProtocol
 
 /// Serves JSON-RPC on one connection: decodes each frame once, dispatches it through the
@@ -26,13 +25,12 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     private var context: ChannelHandlerContext?
     private var handle: ConnectionHandle?
-    /// Responses encoded during the current read burst, flushed in `channelReadComplete`.
-    private var pendingOutput: [UInt8] = []
+    /// Frames encoded during the current read burst (flushed in `channelReadComplete`), and
+    /// notifications held for a peer that is not reading.
+    private var outbox = ConnectionOutbox()
     /// The buffer handed to the channel. Once the socket has taken its bytes the channel lets
     /// go of it, so the next flush reuses its storage instead of allocating.
     private var outputBuffer = ByteBuffer()
-    /// The most output capacity a connection keeps between bursts.
-    private static let retainedOutputCapacity = 64 * 1024
     private var isReading = false
     private var lastRoute: (method: String, route: MethodRouter.Route)?
     /// When the request being handled began: one clock read per request, not two.
@@ -44,8 +42,6 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     /// No new request is started: the daemon is shutting down, or the peer has finished
     /// sending (half-close). The connection closes once the waiting requests are answered.
     private var isWindingDown = false
-    /// Notifications held while the channel is not writable, newest per key.
-    private var heldNotifications: OrderedDictionary<String, RPCNotification> = [:]
 
     init(
         router: MethodRouter,
@@ -72,7 +68,6 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.handle = ConnectionHandle(info: connection, notifier: ConnectionNotifier(handler: self, eventLoop: context.eventLoop))
-        pendingOutput.reserveCapacity(4096)
         outputBuffer = context.channel.allocator.buffer(capacity: 4096)
     }
 
@@ -83,7 +78,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         serverMetrics.requestsInFlight.wrappingDecrement(by: waitingRequests, ordering: .relaxed)
         waitingRequests = 0
-        heldNotifications.removeAll()
+        outbox.discard()
         context.fireChannelInactive()
     }
 
@@ -189,7 +184,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         let responses = batch.responses
         // A batch of notifications only gets no reply at all (JSON-RPC 2.0 section 6).
         guard !responses.isEmpty else { return }
-        write { buffer in Frame.write(batch: responses, into: &buffer) }
+        outbox.append(batch: responses)
+        flushUnlessReading()
     }
 
     /// The outcome of dispatching an entry right away; `nil` means a waiting handler will call
@@ -297,31 +293,25 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     // MARK: - Output
 
     private func emit(_ response: RPCResponse) {
-        write { buffer in Frame.write(response, into: &buffer) }
+        outbox.append(response)
+        flushUnlessReading()
     }
 
-    /// Encodes into the burst buffer while reading (flushed once at the end of the burst), or
-    /// writes and flushes at once for a response that completed later.
-    private func write(_ encode: (inout [UInt8]) -> Void) {
-        guard let context else { return }
-        encode(&pendingOutput)
-        if !isReading { flushPendingOutput(context: context) }
+    /// While reading, frames wait for the end of the burst (one flush for all); a response
+    /// that completes later, or a notification, goes out at once.
+    private func flushUnlessReading() {
+        guard !isReading, let context else { return }
+        flushPendingOutput(context: context)
     }
 
-    /// Hands the burst's responses to the channel in one write and one flush.
+    /// Hands everything encoded since the last flush to the channel in one write and one flush.
     private func flushPendingOutput(context: ChannelHandlerContext) {
-        guard !pendingOutput.isEmpty else { return }
-        outputBuffer.clear()
-        outputBuffer.writeBytes(pendingOutput)
-        shard.bytesOut += pendingOutput.count
+        guard outbox.hasPendingBytes else { return }
+        shard.bytesOut += outbox.drain(into: &outputBuffer)
         context.writeAndFlush(wrapOutboundOut(outputBuffer), promise: nil)
-        // Keep small buffers for the next burst; let go of ones a large response grew.
-        if pendingOutput.capacity > Self.retainedOutputCapacity {
-            pendingOutput = []
-            pendingOutput.reserveCapacity(4096)
+        if outputBuffer.capacity > ConnectionOutbox.retainedCapacity {
+            // A large response grew it: let the channel keep that one and start small again.
             outputBuffer = context.channel.allocator.buffer(capacity: 4096)
-        } else {
-            pendingOutput.removeAll(keepingCapacity: true)
         }
         enforceOutboundLimit(context: context)
     }
@@ -341,26 +331,26 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Notifications
 
-    /// Sends a server notification. While the peer is not reading, notifications are held,
-    /// one per `coalescingKey` (the newest replaces the older), so a slow reader costs memory
-    /// bounded by its keys, never by the rate of changes.
+    /// Sends a server notification; see ``ConnectionOutbox`` for what happens while the peer
+    /// is not reading.
     func send(_ notification: RPCNotification, coalescingKey: String) {
         guard let context else { return }
-        guard context.channel.isWritable else {
-            if heldNotifications.updateValue(notification, forKey: coalescingKey) != nil {
-                shard.notificationsCoalesced += 1
-            }
-            return
+        switch outbox.enqueue(notification, coalescingKey: coalescingKey, writable: context.channel.isWritable) {
+        case .queued:
+            shard.notificationsSent += 1
+            flushUnlessReading()
+        case .held:
+            break
+        case .replacedOlder:
+            shard.notificationsCoalesced += 1
         }
-        shard.notificationsSent += 1
-        write { buffer in Frame.write(notification.jsonValue, into: &buffer) }
     }
 
     private func sendHeldNotifications(context: ChannelHandlerContext) {
-        guard !heldNotifications.isEmpty else { return }
-        let held = heldNotifications
-        heldNotifications.removeAll()
-        for (key, notification) in held { send(notification, coalescingKey: key) }
+        let released = outbox.releaseHeld()
+        guard released > 0 else { return }
+        shard.notificationsSent += released
+        flushUnlessReading()
     }
 
     // MARK: - Errors that end the connection

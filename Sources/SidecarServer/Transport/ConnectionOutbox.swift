@@ -1,0 +1,93 @@
+import NIOCore
+import OrderedCollections
+import SidecarProtocol
+
+/// What a connection has to send, as a value: encoded frames waiting for the end of the read
+/// burst, and the notifications held while the peer is not reading.
+///
+/// Responses are never dropped or merged. Notifications are: while the connection is not
+/// writable, at most one is held per coalescing key, the newest, so a slow reader costs
+/// memory bounded by its keys (its subscriptions), never by how often things change.
+struct ConnectionOutbox {
+    /// What became of a notification handed to ``enqueue(_:coalescingKey:writable:)``.
+    enum NotificationOutcome: Equatable {
+        /// Encoded, to go out with the next flush.
+        case queued
+        /// Held until the connection is writable again.
+        case held
+        /// Held in place of an older one with the same key, which will never be sent.
+        case replacedOlder
+    }
+
+    /// The most capacity kept between bursts; a buffer that a large response grew is let go.
+    static let retainedCapacity = 64 * 1024
+    private static let initialCapacity = 4096
+
+    private var pending: [UInt8] = []
+    private var held: OrderedDictionary<String, RPCNotification> = [:]
+
+    init() {
+        pending.reserveCapacity(Self.initialCapacity)
+    }
+
+    /// Whether encoded frames wait for a flush.
+    var hasPendingBytes: Bool { !pending.isEmpty }
+
+    /// The capacity kept for encoding, whatever is in use.
+    var reservedBytes: Int { pending.capacity }
+
+    /// The number of notifications held for a reader that is behind.
+    var heldCount: Int { held.count }
+
+    /// Encodes `response` as a frame to go out with the next flush.
+    mutating func append(_ response: RPCResponse) {
+        Frame.write(response, into: &pending)
+    }
+
+    /// Encodes a batch reply as one frame to go out with the next flush.
+    mutating func append(batch responses: [RPCResponse]) {
+        Frame.write(batch: responses, into: &pending)
+    }
+
+    /// Queues `notification` when the connection is writable; otherwise holds it, newest per key.
+    mutating func enqueue(_ notification: RPCNotification, coalescingKey: String, writable: Bool) -> NotificationOutcome {
+        guard writable else {
+            return held.updateValue(notification, forKey: coalescingKey) == nil ? .held : .replacedOlder
+        }
+        Frame.write(notification.jsonValue, into: &pending)
+        return .queued
+    }
+
+    /// Queues every held notification, in the order their keys were first held.
+    /// - Returns: how many were queued.
+    mutating func releaseHeld() -> Int {
+        let count = held.count
+        for notification in held.values {
+            Frame.write(notification.jsonValue, into: &pending)
+        }
+        held.removeAll()
+        return count
+    }
+
+    /// Moves the pending frames into `buffer` (cleared first, so its storage is reused once
+    /// the channel has let go of it).
+    /// - Returns: the number of bytes moved.
+    mutating func drain(into buffer: inout ByteBuffer) -> Int {
+        let count = pending.count
+        buffer.clear()
+        buffer.writeBytes(pending)
+        if pending.capacity > Self.retainedCapacity {
+            pending = []
+            pending.reserveCapacity(Self.initialCapacity)
+        } else {
+            pending.removeAll(keepingCapacity: true)
+        }
+        return count
+    }
+
+    /// Forgets everything: the connection has closed.
+    mutating func discard() {
+        pending.removeAll()
+        held.removeAll()
+    }
+}
