@@ -95,6 +95,35 @@ public actor SidecarClient {
         return client
     }
 
+    /// Connects, runs `body` with the client, and closes the client however `body` ends.
+    ///
+    /// ```swift
+    /// let status = try await SidecarClient.withClient { client in
+    ///     try await client.call("sidecar.status")
+    /// }
+    /// ```
+    /// - Parameters:
+    ///   - path: the socket, as for ``connect(to:configuration:)``.
+    ///   - configuration: timeouts, reconnect policy, hooks.
+    ///   - body: what to do with the connected client.
+    /// - Returns: what `body` returns.
+    /// - Throws: ``SidecarClientError/cannotConnect(path:reason:)``, or what `body` throws.
+    public static func withClient<Result>(
+        to path: String? = nil,
+        configuration: Configuration = Configuration(),
+        _ body: (SidecarClient) async throws -> Result
+    ) async throws -> Result {
+        let client = try await connect(to: path, configuration: configuration)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
     private init(
         path: String,
         configuration: Configuration,

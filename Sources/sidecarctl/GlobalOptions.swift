@@ -36,18 +36,9 @@ struct GlobalOptions: ParsableArguments {
             connectTimeout: timeoutDuration,
             reconnect: .disabled
         )
-        let client: SidecarClient
         do {
-            client = try await SidecarClient.connect(to: socket, configuration: configuration)
+            return try await SidecarClient.withClient(to: socket, configuration: configuration, body)
         } catch {
-            throw Output.fail(error, timeout: timeout)
-        }
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
             throw Output.fail(error, timeout: timeout)
         }
     }

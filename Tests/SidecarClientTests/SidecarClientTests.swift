@@ -13,15 +13,7 @@ struct SidecarClientTests {
         configuration: SidecarClient.Configuration = SidecarClient.Configuration(),
         _ body: (SidecarClient) async throws -> T
     ) async throws -> T {
-        let client = try await SidecarClient.connect(to: daemon.socketPath, configuration: configuration)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
+        try await SidecarClient.withClient(to: daemon.socketPath, configuration: configuration, body)
     }
 
     // MARK: - Calls
