@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -46,6 +47,22 @@ let package = Package(
             name: "SidecarProtocol",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: hotPathSettings
+        ),
+        .target(
+            name: "SidecarStore",
+            dependencies: [
+                "SidecarProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SidecarState",
+            dependencies: [
+                "SidecarProtocol",
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             swiftSettings: hotPathSettings
@@ -129,6 +146,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "SidecarStoreTests", dependencies: ["SidecarStore", "SidecarProtocol"]),
+        .testTarget(name: "SidecarStateTests", dependencies: ["SidecarState", "SidecarProtocol"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarClient", "SidecarProtocol", "SidecarTestSupport"]),
     ]
 )
