@@ -146,7 +146,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SidecarStoreTests", dependencies: ["SidecarStore", "SidecarProtocol"]),
+        .testTarget(
+            name: "SidecarStoreTests",
+            dependencies: [
+                "SidecarStore",
+                "SidecarProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "SidecarStateTests", dependencies: ["SidecarState", "SidecarProtocol"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarClient", "SidecarProtocol", "SidecarTestSupport"]),
     ]
