@@ -1,0 +1,39 @@
+import SidecarProtocol
+
+/// Why the state document refused a change. Nothing is changed when one is thrown.
+public enum StateError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `ifRevision` did not match: someone else changed the document first.
+    case revisionMismatch(expected: Int64, current: Int64)
+    /// A path or a value the edit cannot apply to (bad pointer, setting inside a scalar,
+    /// a malformed patch operation).
+    case invalid(String, operationIndex: Int?)
+    /// A patch whose `test` failed, or whose path is missing.
+    case patchConflict(String, operationIndex: Int?)
+
+    public var description: String {
+        switch self {
+        case .revisionMismatch(let expected, let current):
+            return "the document is at revision \(current), not \(expected); read it again and retry"
+        case .invalid(let message, _), .patchConflict(let message, _):
+            return message
+        }
+    }
+
+    /// The JSON-RPC error a client receives.
+    public var rpcError: RPCError {
+        switch self {
+        case .revisionMismatch(_, let current):
+            return RPCError(code: .conflict, message: "Conflict: \(description)", data: ["revision": .int(current)])
+        case .invalid(let message, let index):
+            var error = RPCError.invalidParams(message)
+            if let index { error.data = ["op": .int(Int64(index))] }
+            return error
+        case .patchConflict(let message, let index):
+            return RPCError(
+                code: .conflict,
+                message: "Conflict: \(message)",
+                data: index.map { ["op": .int(Int64($0))] }
+            )
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import SidecarProtocol
+
+/// What a subscription watches: a JSON Pointer (one value) or, when it starts with `$`, an
+/// RFC 9535 JSONPath (the list of values it selects).
+public enum StateSelector: Sendable {
+    case pointer(JSONPointer)
+    case path(JSONPath)
+
+    /// Parses a selector.
+    /// - Throws: ``StateError/invalid(_:operationIndex:)`` saying what is wrong with it.
+    public init(parsing text: String) throws(StateError) {
+        if text.hasPrefix("$") {
+            do {
+                self = .path(try JSONPath(parsing: text))
+            } catch {
+                throw StateError.invalid("selector: \(error)", operationIndex: nil)
+            }
+        } else {
+            do {
+                self = .pointer(try JSONPointer(text))
+            } catch {
+                throw StateError.invalid("selector: \(error.message)", operationIndex: nil)
+            }
+        }
+    }
+
+    /// The selected value: a pointer's value (`null` when absent), or a JSONPath's node list.
+    public func select(in document: JSONValue) -> JSONValue {
+        switch self {
+        case .pointer(let pointer): return document.value(at: pointer) ?? .null
+        case .path(let path): return .array(path.values(in: document))
+        }
+    }
+
+    /// Whether a change to the subtree at `changed` can change the selection. A pointer is
+    /// affected only by changes above or below it; a JSONPath may select anywhere.
+    public func mayBeAffected(byChangeAt changed: JSONPointer) -> Bool {
+        switch self {
+        case .pointer(let pointer): return pointer.hasPrefix(changed) || changed.hasPrefix(pointer)
+        case .path: return true
+        }
+    }
+}

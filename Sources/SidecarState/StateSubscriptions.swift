@@ -1,0 +1,66 @@
+import SidecarProtocol
+
+/// The subscriptions to slices of the state document, as a value: each remembers the value it
+/// last delivered, and a change produces a notification only for those whose selected value
+/// changed (deep JSON equality), never for writes elsewhere.
+public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
+    /// One subscription's delivery: the subscriber and the newly selected value.
+    public struct Delivery: Sendable {
+        public var id: UInt64
+        public var subscriber: Subscriber
+        public var value: JSONValue
+    }
+
+    private struct Entry: Sendable {
+        var selector: StateSelector
+        var subscriber: Subscriber
+        var lastValue: JSONValue
+    }
+
+    private var entries: [UInt64: Entry] = [:]
+    private var nextID: UInt64 = 1
+
+    public init() {}
+
+    /// The number of live subscriptions.
+    public var count: Int { entries.count }
+
+    /// Adds a subscription and returns its id and the currently selected value.
+    public mutating func subscribe(
+        _ selector: StateSelector,
+        subscriber: Subscriber,
+        document: JSONValue
+    ) -> (id: UInt64, value: JSONValue) {
+        let id = nextID
+        nextID += 1
+        let value = selector.select(in: document)
+        entries[id] = Entry(selector: selector, subscriber: subscriber, lastValue: value)
+        return (id, value)
+    }
+
+    /// Removes a subscription; returns whether it existed.
+    @discardableResult
+    public mutating func unsubscribe(_ id: UInt64) -> Bool {
+        entries.removeValue(forKey: id) != nil
+    }
+
+    /// Removes every subscription of which `belongs` is true (a closed connection's).
+    public mutating func removeAll(where belongs: (Subscriber) -> Bool) {
+        entries = entries.filter { !belongs($0.value.subscriber) }
+    }
+
+    /// The deliveries a change at `changed` causes in `document` (the document after it),
+    /// in subscription order; each subscription remembers its new value.
+    public mutating func deliveries(forChangeAt changed: JSONPointer, in document: JSONValue) -> [Delivery] {
+        var deliveries: [Delivery] = []
+        for id in entries.keys.sorted() {
+            guard var entry = entries[id], entry.selector.mayBeAffected(byChangeAt: changed) else { continue }
+            let value = entry.selector.select(in: document)
+            guard value != entry.lastValue else { continue }
+            entry.lastValue = value
+            entries[id] = entry
+            deliveries.append(Delivery(id: id, subscriber: entry.subscriber, value: value))
+        }
+        return deliveries
+    }
+}
