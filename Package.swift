@@ -63,6 +63,8 @@ let package = Package(
             name: "SidecarState",
             dependencies: [
                 "SidecarProtocol",
+                "SidecarStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             swiftSettings: hotPathSettings
@@ -71,6 +73,8 @@ let package = Package(
             name: "SidecarServer",
             dependencies: [
                 "SidecarProtocol",
+                "SidecarState",
+                "SidecarStore",
                 "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -99,6 +103,8 @@ let package = Package(
             name: "sidecard",
             dependencies: [
                 "SidecarServer",
+                "SidecarState",
+                "SidecarStore",
                 "CSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,6 +146,8 @@ let package = Package(
             dependencies: [
                 "SidecarServer",
                 "SidecarProtocol",
+                "SidecarState",
+                "SidecarStore",
                 "SidecarTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -155,7 +163,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SidecarStateTests", dependencies: ["SidecarState", "SidecarProtocol"]),
+        .testTarget(name: "SidecarStateTests", dependencies: ["SidecarState", "SidecarStore", "SidecarProtocol"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarClient", "SidecarProtocol", "SidecarTestSupport"]),
     ]
 )

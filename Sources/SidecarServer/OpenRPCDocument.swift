@@ -7,7 +7,7 @@ enum OpenRPCDocument {
   "info": {
     "title": "Sidecar",
     "version": "0.1.0",
-    "description": "The JSON-RPC 2.0 interface of `sidecard`, a per-user local daemon. Clients connect to a Unix stream socket (`--socket`, else `$SIDECAR_SOCKET`, else `$XDG_RUNTIME_DIR/sidecar/sidecar.sock`, else `/tmp/sidecar-$UID/sidecar.sock`) and exchange frames in both directions: a 4-byte unsigned big-endian length N, then N bytes of UTF-8 JSON. Each frame holds one request, notification or response, or a batch. Requests on one connection are answered as they finish, so responses may arrive out of order: match them by `id`. The server may also send notifications of its own at any time. Errors in the framing or in the JSON-RPC envelope (-32700, -32600, -32601, -32001, -32002, -32007) can answer any request; they are listed once under `components.errors`. `protocol/PROTOCOL.md` is the full reference."
+    "description": "The JSON-RPC 2.0 interface of `sidecard`, a per-user local daemon. Clients connect to a Unix stream socket (`--socket`, else `$SIDECAR_SOCKET`, else `$XDG_RUNTIME_DIR/sidecar/sidecar.sock`, else `/tmp/sidecar-$UID/sidecar.sock`) and exchange frames in both directions: a 4-byte unsigned big-endian length N, then N bytes of UTF-8 JSON. Each frame holds one request, notification or response, or a batch. Requests on one connection are answered as they finish, so responses may arrive out of order: match them by `id`. The server may also send notifications of its own at any time: `state.subscribe` makes it send `state.changed` (described in that method's `x-notifications` and in `components.schemas.StateChanged`). Errors in the framing or in the JSON-RPC envelope (-32700, -32600, -32601, -32001, -32002, -32007) can answer any request; they are listed once under `components.errors`. `protocol/PROTOCOL.md` is the full reference."
   },
   "methods": [
     {
@@ -150,7 +150,7 @@ enum OpenRPCDocument {
     {
       "name": "sidecar.metrics",
       "summary": "Counters and latencies since the daemon started.",
-      "description": "Returns request counts, errors and latency percentiles per method, error counts per code, connection counts, bytes read and written, and notifications sent and coalesced, all since the daemon started. Latencies are measured inside the daemon, from decoding a request's frame to encoding its response, in microseconds. Takes no params: omit `params`, or send `[]` or `{}`. Later versions may add members; clients must ignore members they do not know.",
+      "description": "Returns request counts, errors and latency percentiles per method, error counts per code, connection counts, bytes read and written, notifications sent and coalesced, and the SQLite store's query metrics (`db`), all since the daemon started. Latencies are measured inside the daemon, from decoding a request's frame to encoding its response, in microseconds. Takes no params: omit `params`, or send `[]` or `{}`. Later versions may add members; clients must ignore members they do not know.",
       "paramStructure": "either",
       "params": [],
       "result": {
@@ -185,9 +185,541 @@ enum OpenRPCDocument {
               "errors": { "byCode": { "-32602": 1 } },
               "connections": { "current": 1, "total": 3, "refused": 0 },
               "bytes": { "in": 1024, "out": 2048 },
-              "notifications": { "sent": 0, "coalesced": 0 }
+              "notifications": { "sent": 0, "coalesced": 0 },
+              "db": {
+                "statements": {
+                  "select": { "count": 120, "totalMs": 6.1, "meanMs": 0.05 },
+                  "insert": { "count": 40, "totalMs": 4.4, "meanMs": 0.11 },
+                  "update": { "count": 2, "totalMs": 0.3, "meanMs": 0.15 },
+                  "delete": { "count": 1, "totalMs": 0.1, "meanMs": 0.1 },
+                  "other": { "count": 48, "totalMs": 35.2, "meanMs": 0.73 }
+                },
+                "poolWaitMs": {
+                  "read": { "count": 120, "totalMs": 0.9, "meanMs": 0.01, "maxMs": 0.2 },
+                  "write": { "count": 40, "totalMs": 3.2, "meanMs": 0.08, "maxMs": 1.1 }
+                },
+                "utilisation": { "writer": 0.004, "readers": 0.0003 },
+                "transactions": { "commits": 24, "failed": 0, "writes": 40, "failedWrites": 1, "largestBatch": 6 },
+                "slowQueryThresholdMs": 50,
+                "slowQueries": [
+                  { "sql": "SELECT value FROM meta WHERE key = ?", "durationMs": 63.5, "at": "2026-01-01T00:00:00.250Z" }
+                ]
+              }
             }
           }
+        }
+      ]
+    },
+    {
+      "name": "state.get",
+      "summary": "Reads the value at a JSON Pointer, with the document's revision.",
+      "description": "Returns the value at `path` (an RFC 6901 JSON Pointer; \"\" is the whole document) and the document's current revision. A path with nothing at it is not an error: the answer is `exists: false` with `value: null` (a stored `null` is `exists: true`). A pointer that cannot be parsed (a `~` not followed by `0` or `1`, a first character other than `/`) is -32602 with a message that says what is wrong.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "path",
+          "summary": "JSON Pointer of the value to read; \"\" for the whole document.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/JSONPointer" }
+        }
+      ],
+      "result": {
+        "name": "read",
+        "schema": {
+          "type": "object",
+          "required": ["value", "revision", "exists"],
+          "properties": {
+            "value": { "description": "The value at `path`; `null` when nothing is there." },
+            "revision": { "$ref": "#/components/schemas/Revision" },
+            "exists": { "type": "boolean", "description": "False when nothing is at `path`." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'path': invalid JSON Pointer \"/settings/~2x\": \"~2\" at byte 10 is not an escape; write \"~0\" for \"~\" and \"~1\" for \"/\"", "data": { "field": "path" } }
+      ],
+      "examples": [
+        {
+          "name": "get-present",
+          "params": [
+            { "name": "path", "value": "/settings/llm" }
+          ],
+          "result": { "name": "read", "value": { "value": { "model": "medium", "temperature": 0.2 }, "revision": 42, "exists": true } }
+        },
+        {
+          "name": "get-missing",
+          "params": [
+            { "name": "path", "value": "/settings/nothing" }
+          ],
+          "result": { "name": "read", "value": { "value": null, "revision": 42, "exists": false } }
+        }
+      ]
+    },
+    {
+      "name": "state.set",
+      "summary": "Puts a value at a JSON Pointer, creating missing parent objects.",
+      "description": "Stores `value` at `path` as a new revision and answers once that revision is committed to disk. Missing parent objects are created (`/settings/llm/model` on `{}` gives `{\"settings\":{\"llm\":{\"model\":…}}}`). In an array, an index replaces that element and `-` (or the array's length) appends. The root must stay an object: setting \"\" to anything else is -32602. A path that passes through a string, number, boolean or null, or an array index past the end, is -32602 with a message naming the path; nothing is changed. With `ifRevision`, the change applies only if the document is still at that revision (else -32005 with `data.revision` = the current revision). `action` labels the change in `state.history` and in `state.changed` notifications.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "path",
+          "summary": "JSON Pointer of the value to write; \"\" replaces the whole document (with an object).",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/JSONPointer" }
+        },
+        {
+          "name": "value",
+          "summary": "Any JSON value.",
+          "required": true,
+          "schema": {}
+        },
+        {
+          "name": "ifRevision",
+          "summary": "Apply only if the document is at this revision (compare-and-set).",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/Revision" }
+        },
+        {
+          "name": "action",
+          "summary": "A label for the change, kept in the history and sent with notifications.",
+          "required": false,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "changed",
+        "schema": { "$ref": "#/components/schemas/RevisionResult" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: cannot reach \"/settings/theme/dark\": the value at \"/settings/theme\" is a string, which holds no other values" },
+        { "code": -32602, "message": "Invalid params: the document's root must stay an object" },
+        { "code": -32005, "message": "Conflict: the document is at revision 43, not 42; read it again and retry", "data": { "revision": 43 } }
+      ],
+      "examples": [
+        {
+          "name": "set",
+          "params": [
+            { "name": "path", "value": "/settings/llm/model" },
+            { "name": "value", "value": "large" },
+            { "name": "action", "value": "pick model" }
+          ],
+          "result": { "name": "changed", "value": { "revision": 43 } }
+        },
+        {
+          "name": "set-if-revision",
+          "description": "Applied only if nobody changed the document since revision 43.",
+          "params": [
+            { "name": "path", "value": "/workspace/open" },
+            { "name": "value", "value": ["notes.md"] },
+            { "name": "ifRevision", "value": 43 }
+          ],
+          "result": { "name": "changed", "value": { "revision": 44 } }
+        }
+      ]
+    },
+    {
+      "name": "state.merge",
+      "summary": "Applies an RFC 7396 JSON Merge Patch at a JSON Pointer.",
+      "description": "Merges `value` into the value at `path` following RFC 7396: object members of `value` replace or add members, a member whose value is `null` removes that member, and any value other than an object replaces the target. A `value` of `null` removes the value at `path`. Missing parent objects are created as by `state.set`. Answered once the new revision is committed. `ifRevision` and `action` as for `state.set`.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "path",
+          "summary": "JSON Pointer of the value to merge into; \"\" for the whole document.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/JSONPointer" }
+        },
+        {
+          "name": "value",
+          "summary": "The merge patch.",
+          "required": true,
+          "schema": {}
+        },
+        {
+          "name": "ifRevision",
+          "summary": "Apply only if the document is at this revision (compare-and-set).",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/Revision" }
+        },
+        {
+          "name": "action",
+          "summary": "A label for the change, kept in the history and sent with notifications.",
+          "required": false,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "changed",
+        "schema": { "$ref": "#/components/schemas/RevisionResult" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: cannot reach \"/settings/theme/dark\": the value at \"/settings/theme\" is a string, which holds no other values" },
+        { "code": -32005, "message": "Conflict: the document is at revision 43, not 42; read it again and retry", "data": { "revision": 43 } }
+      ],
+      "examples": [
+        {
+          "name": "merge",
+          "description": "Changes the model, removes the temperature, leaves the other members of /settings/llm as they are.",
+          "params": [
+            { "name": "path", "value": "/settings/llm" },
+            { "name": "value", "value": { "model": "small", "temperature": null } }
+          ],
+          "result": { "name": "changed", "value": { "revision": 45 } }
+        }
+      ]
+    },
+    {
+      "name": "state.patch",
+      "summary": "Applies an RFC 6902 JSON Patch, all operations or none.",
+      "description": "Applies the operations in `ops` (RFC 6902: add, remove, replace, move, copy, test) in order, as one new revision. Their paths are relative to `path` (default \"\", the root), which must exist. The patch is atomic: if any operation fails, nothing is changed. A `test` that fails, or an operation whose path (or `from`) is missing, is -32005 with `data.op` = the index of the failing operation in `ops`; a malformed operation (unknown `op`, missing member, invalid pointer, moving a value into its own child, removing the root) is -32602 with `data.op`. `ifRevision` and `action` as for `state.set`; a revision mismatch is -32005 with `data.revision` (and no `data.op`).",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "ops",
+          "summary": "The RFC 6902 operations.",
+          "required": true,
+          "schema": { "type": "array", "items": { "$ref": "#/components/schemas/PatchOperation" } }
+        },
+        {
+          "name": "path",
+          "summary": "JSON Pointer the operations' paths are relative to.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/JSONPointer", "default": "" }
+        },
+        {
+          "name": "ifRevision",
+          "summary": "Apply only if the document is at this revision (compare-and-set).",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/Revision" }
+        },
+        {
+          "name": "action",
+          "summary": "A label for the change, kept in the history and sent with notifications.",
+          "required": false,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "changed",
+        "schema": { "$ref": "#/components/schemas/RevisionResult" }
+      },
+      "errors": [
+        { "code": -32005, "message": "Conflict: operation 0 (test \"/status\") failed: the value is \"done\", not \"running\"", "data": { "op": 0 } },
+        { "code": -32005, "message": "Conflict: operation 1 (remove \"/progress\"): no value at \"/progress\": the root object has no member \"progress\"", "data": { "op": 1 } },
+        { "code": -32602, "message": "Invalid params: 'ops': operation 1: unknown op \"delete\"; it must be one of add, remove, replace, move, copy, test", "data": { "op": 1 } },
+        { "code": -32005, "message": "Conflict: the document is at revision 43, not 42; read it again and retry", "data": { "revision": 43 } }
+      ],
+      "examples": [
+        {
+          "name": "patch",
+          "description": "Marks execution e1 finished only if it is still running.",
+          "params": [
+            { "name": "path", "value": "/executions/e1" },
+            {
+              "name": "ops",
+              "value": [
+                { "op": "test", "path": "/status", "value": "running" },
+                { "op": "replace", "path": "/status", "value": "done" },
+                { "op": "remove", "path": "/progress" }
+              ]
+            },
+            { "name": "action", "value": "finish e1" }
+          ],
+          "result": { "name": "changed", "value": { "revision": 46 } }
+        }
+      ]
+    },
+    {
+      "name": "state.delete",
+      "summary": "Removes the value at a JSON Pointer; a missing path is not an error.",
+      "description": "Removes the value at `path` as a new revision, answered once committed; `existed` is true. If nothing is at `path`, nothing changes: no revision is made, `existed` is false and `revision` is the current revision. The root cannot be deleted (-32602; set it to `{}` instead). Removing an array element shifts the later ones down. `ifRevision` and `action` as for `state.set`.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "path",
+          "summary": "JSON Pointer of the value to remove; not \"\".",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/JSONPointer" }
+        },
+        {
+          "name": "ifRevision",
+          "summary": "Apply only if the document is at this revision (compare-and-set).",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/Revision" }
+        },
+        {
+          "name": "action",
+          "summary": "A label for the change, kept in the history and sent with notifications.",
+          "required": false,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "deleted",
+        "schema": {
+          "type": "object",
+          "required": ["revision", "existed"],
+          "properties": {
+            "revision": { "$ref": "#/components/schemas/Revision" },
+            "existed": { "type": "boolean", "description": "False when nothing was at `path`; then no revision was made and `revision` is the current one." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: the root cannot be deleted; set it to {} instead" },
+        { "code": -32005, "message": "Conflict: the document is at revision 43, not 42; read it again and retry", "data": { "revision": 43 } }
+      ],
+      "examples": [
+        {
+          "name": "delete",
+          "params": [
+            { "name": "path", "value": "/executions/e1" }
+          ],
+          "result": { "name": "deleted", "value": { "revision": 47, "existed": true } }
+        },
+        {
+          "name": "delete-missing",
+          "params": [
+            { "name": "path", "value": "/executions/e9" }
+          ],
+          "result": { "name": "deleted", "value": { "revision": 47, "existed": false } }
+        }
+      ]
+    },
+    {
+      "name": "state.query",
+      "summary": "Runs an RFC 9535 JSONPath query over the document.",
+      "description": "Evaluates `selector`, an RFC 9535 JSONPath query (it starts with `$`), against the current document and returns the selected values, their normalized paths (RFC 9535 section 2.7, such as `$['executions']['e1']` or `$['list'][0]`) in the same order (`paths[i]` is where `values[i]` is), and the revision the query ran at. Nodes come in document order (object members in the order they were written). A query that selects nothing returns two empty arrays. A selector that is not valid JSONPath is -32602 with the parser's message and the character offset.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "selector",
+          "summary": "An RFC 9535 JSONPath query, starting with `$`.",
+          "required": true,
+          "schema": { "type": "string", "pattern": "^\\$" }
+        }
+      ],
+      "result": {
+        "name": "nodes",
+        "schema": {
+          "type": "object",
+          "required": ["values", "paths", "revision"],
+          "properties": {
+            "values": { "type": "array", "items": {}, "description": "The selected values." },
+            "paths": { "type": "array", "items": { "type": "string" }, "description": "The normalized path of each value, in the same order." },
+            "revision": { "$ref": "#/components/schemas/Revision", "description": "The revision the query ran at." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'selector': invalid JSONPath: '=' is not an operator; compare with '==' (at offset 22)", "data": { "field": "selector" } }
+      ],
+      "examples": [
+        {
+          "name": "query-running",
+          "params": [
+            { "name": "selector", "value": "$.executions[?@.status=='running']" }
+          ],
+          "result": {
+            "name": "nodes",
+            "value": {
+              "values": [{ "status": "running", "progress": 0.4 }],
+              "paths": ["$['executions']['e2']"],
+              "revision": 47
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "state.subscribe",
+      "summary": "Watches a slice of the document; the server then sends `state.changed` when it changes.",
+      "description": "Subscribes this connection to the slice chosen by `selector`: a JSON Pointer (the value there, `null` when absent), or, when the selector starts with `$`, an RFC 9535 JSONPath (the array of values it selects, in document order). The result holds the subscription id and the current revision and, when `fireImmediately` is true (the default), the currently selected value. From then on the server sends the notification `state.changed` {subscription, value, revision, action} (schema `StateChanged` in `components.schemas`) each time a change makes the selected value differ from the last one sent (deep JSON equality), never for changes elsewhere. Notifications of one subscription come in increasing revision order. A connection that reads slowly may skip intermediate values: at most one notification per subscription is held, the newest replacing the older, so the last one received always carries the latest value. Subscriptions end with `state.unsubscribe` or when the connection closes.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "selector",
+          "summary": "A JSON Pointer, or an RFC 9535 JSONPath when it starts with `$`.",
+          "required": true,
+          "schema": { "type": "string" }
+        },
+        {
+          "name": "fireImmediately",
+          "summary": "Include the currently selected value in the result.",
+          "required": false,
+          "schema": { "type": "boolean", "default": true }
+        }
+      ],
+      "result": {
+        "name": "subscribed",
+        "schema": {
+          "type": "object",
+          "required": ["subscription", "revision"],
+          "properties": {
+            "subscription": { "type": "integer", "minimum": 1, "description": "The subscription's id, carried by its notifications." },
+            "revision": { "$ref": "#/components/schemas/Revision" },
+            "value": { "description": "The selected value at `revision`; present only when `fireImmediately` is true." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: selector: invalid JSON Pointer \"executions\": it must be \"\" for the whole document or start with \"/\", as in \"/settings/theme\"", "data": { "field": "selector" } },
+        { "code": -32602, "message": "Invalid params: selector: invalid JSONPath: the message says what is wrong and at which offset", "data": { "field": "selector" } }
+      ],
+      "x-notifications": [
+        {
+          "name": "state.changed",
+          "summary": "The selected value of one of this connection's subscriptions changed.",
+          "params": { "$ref": "#/components/schemas/StateChanged" }
+        }
+      ],
+      "examples": [
+        {
+          "name": "subscribe-pointer",
+          "params": [
+            { "name": "selector", "value": "/settings/llm/model" }
+          ],
+          "result": { "name": "subscribed", "value": { "subscription": 1, "revision": 43, "value": "large" } }
+        },
+        {
+          "name": "subscribe-jsonpath-quiet",
+          "description": "A JSONPath selects a node list; with fireImmediately false the result has no value.",
+          "params": [
+            { "name": "selector", "value": "$.executions[?@.status=='running']" },
+            { "name": "fireImmediately", "value": false }
+          ],
+          "result": { "name": "subscribed", "value": { "subscription": 2, "revision": 43 } }
+        }
+      ]
+    },
+    {
+      "name": "state.unsubscribe",
+      "summary": "Ends one of this connection's subscriptions.",
+      "description": "Ends the subscription `subscription` of this connection. `unsubscribed` is false when this connection has no such subscription (already ended, never made, or another connection's). A notification already on its way may still arrive after the response; ignore notifications for subscriptions you ended. Closing the connection ends all its subscriptions.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "subscription",
+          "summary": "The id `state.subscribe` returned.",
+          "required": true,
+          "schema": { "type": "integer" }
+        }
+      ],
+      "result": {
+        "name": "unsubscribed",
+        "schema": {
+          "type": "object",
+          "required": ["unsubscribed"],
+          "properties": {
+            "unsubscribed": { "type": "boolean", "description": "True when the subscription existed and has ended." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'subscription' must be an integer, got string", "data": { "field": "subscription" } }
+      ],
+      "examples": [
+        {
+          "name": "unsubscribe",
+          "params": [
+            { "name": "subscription", "value": 1 }
+          ],
+          "result": { "name": "unsubscribed", "value": { "unsubscribed": true } }
+        }
+      ]
+    },
+    {
+      "name": "state.history",
+      "summary": "Lists recent changes, newest first.",
+      "description": "Returns up to `limit` changes, newest first. Each has its revision, its `action` label (`null` when none was given), its time in milliseconds since 1970, the path of the subtree it changed, and the RFC 6902 patch (paths from the document root) that turns the document before it into the document after it. With `path`, only changes that touched that subtree are listed: changes at `path`, inside it, or at one of its ancestors. With `beforeRevision`, only changes older than that revision are listed: pass the last revision of a page to get the next. The daemon keeps at least the last `--history-limit` changes (default 10000) and trims older ones, oldest first.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "path",
+          "summary": "List only the changes that touched this subtree.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/JSONPointer" }
+        },
+        {
+          "name": "limit",
+          "summary": "The most changes to return.",
+          "required": false,
+          "schema": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 100 }
+        },
+        {
+          "name": "beforeRevision",
+          "summary": "List only changes with a revision lower than this.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/Revision" }
+        }
+      ],
+      "result": {
+        "name": "history",
+        "schema": {
+          "type": "object",
+          "required": ["changes"],
+          "properties": {
+            "changes": { "type": "array", "items": { "$ref": "#/components/schemas/StateChange" }, "description": "Newest first." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'limit' must be between 1 and 10000, got 0", "data": { "field": "limit" } }
+      ],
+      "examples": [
+        {
+          "name": "history-llm",
+          "params": [
+            { "name": "path", "value": "/settings/llm" },
+            { "name": "limit", "value": 2 }
+          ],
+          "result": {
+            "name": "history",
+            "value": {
+              "changes": [
+                { "revision": 45, "action": null, "time": 1767225600250, "path": "/settings/llm", "patch": [{ "op": "replace", "path": "/settings/llm", "value": { "model": "small" } }] },
+                { "revision": 43, "action": "pick model", "time": 1767225600000, "path": "/settings/llm/model", "patch": [{ "op": "replace", "path": "/settings/llm/model", "value": "large" }] }
+              ]
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "state.revert",
+      "summary": "Makes a new revision whose document equals the document at an earlier revision.",
+      "description": "Restores the whole document as it was at `toRevision` (the devtools \"jump\"), as a new revision that is recorded in the history like any change and notified to subscribers whose slice differs; the revisions in between stay in the history. It is answered once committed. It is recorded as a change of the whole document (`path` \"\"). `toRevision` must be reachable through the retained history: one older than that is -32004 (with `data.toRevision`); a negative one or one above the current revision is -32602. `action` labels the new revision; without it the label is \"revert to <toRevision>\".",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "toRevision",
+          "summary": "The revision whose document to restore; 0 is the empty document {}.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/Revision" }
+        },
+        {
+          "name": "action",
+          "summary": "A label for the new revision, kept in the history and sent with notifications.",
+          "required": false,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "changed",
+        "schema": { "$ref": "#/components/schemas/RevisionResult" }
+      },
+      "errors": [
+        { "code": -32004, "message": "Not found: revision 12 is older than the retained history (--history-limit)", "data": { "toRevision": 12 } },
+        { "code": -32602, "message": "Invalid params: 'toRevision' 90 is not a past revision; the document is at 47" }
+      ],
+      "examples": [
+        {
+          "name": "revert",
+          "params": [
+            { "name": "toRevision", "value": 44 },
+            { "name": "action", "value": "undo to before the merge" }
+          ],
+          "result": { "name": "changed", "value": { "revision": 48 } }
         }
       ]
     }
@@ -208,7 +740,7 @@ enum OpenRPCDocument {
       },
       "Metrics": {
         "type": "object",
-        "required": ["requests", "errors", "connections", "bytes", "notifications"],
+        "required": ["requests", "errors", "connections", "bytes", "notifications", "db"],
         "properties": {
           "requests": {
             "type": "object",
@@ -257,6 +789,103 @@ enum OpenRPCDocument {
             "properties": {
               "sent": { "type": "integer", "minimum": 0, "description": "Server notifications written to clients." },
               "coalesced": { "type": "integer", "minimum": 0, "description": "Notifications replaced by a newer one for the same key before they were written." }
+            }
+          },
+          "db": { "$ref": "#/components/schemas/DatabaseMetrics" }
+        }
+      },
+      "JSONPointer": {
+        "type": "string",
+        "description": "An RFC 6901 JSON Pointer: \"\" for the whole document, else \"/\" followed by tokens separated by \"/\", in which \"~0\" stands for \"~\" and \"~1\" for \"/\" (\"/settings/llm/model\", \"/executions/e1\"). Any other \"~\" is an error (-32602)."
+      },
+      "Revision": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "The state document's revision: 0 before any change, one more for every change; it keeps growing across restarts."
+      },
+      "RevisionResult": {
+        "type": "object",
+        "required": ["revision"],
+        "properties": {
+          "revision": { "$ref": "#/components/schemas/Revision", "description": "The revision the change created; committed to disk before this answer was sent." }
+        }
+      },
+      "PatchOperation": {
+        "type": "object",
+        "description": "One RFC 6902 operation. `from` is needed by move and copy, `value` by add, replace and test.",
+        "required": ["op", "path"],
+        "properties": {
+          "op": { "type": "string", "enum": ["add", "remove", "replace", "move", "copy", "test"] },
+          "path": { "$ref": "#/components/schemas/JSONPointer" },
+          "from": { "$ref": "#/components/schemas/JSONPointer" },
+          "value": {}
+        }
+      },
+      "StateChange": {
+        "type": "object",
+        "description": "One entry of `state.history`.",
+        "required": ["revision", "action", "time", "path", "patch"],
+        "properties": {
+          "revision": { "$ref": "#/components/schemas/Revision" },
+          "action": { "type": ["string", "null"], "description": "The `action` label the change was made with, or null." },
+          "time": { "type": "integer", "description": "When the change was made, in milliseconds since 1970-01-01T00:00:00Z." },
+          "path": { "$ref": "#/components/schemas/JSONPointer", "description": "The subtree the change touched." },
+          "patch": { "type": "array", "items": { "$ref": "#/components/schemas/PatchOperation" }, "description": "RFC 6902 operations, with paths from the document root, that turn the document before the change into the document after it." }
+        }
+      },
+      "StateChanged": {
+        "type": "object",
+        "description": "The params of the `state.changed` notification, sent to the connection that made the subscription. Per subscription, notifications come in increasing `revision` order; intermediate values may be skipped (coalesced) when the connection reads slowly, and the last one sent always carries the latest value.",
+        "required": ["subscription", "value", "revision", "action"],
+        "properties": {
+          "subscription": { "type": "integer", "description": "The id `state.subscribe` returned." },
+          "value": { "description": "The newly selected value: the value at the pointer (null when absent), or the array of values a JSONPath selects." },
+          "revision": { "$ref": "#/components/schemas/Revision", "description": "The revision of the change that produced `value`." },
+          "action": { "type": ["string", "null"], "description": "That change's `action` label, or null." }
+        }
+      },
+      "DatabaseMetrics": {
+        "type": "object",
+        "description": "The SQLite store's query metrics since the daemon started. Later versions may add members.",
+        "required": ["statements", "poolWaitMs", "utilisation", "transactions", "slowQueries"],
+        "properties": {
+          "statements": {
+            "type": "object",
+            "description": "Statements executed, by kind (\"select\", \"insert\", \"update\", \"delete\", \"other\").",
+            "additionalProperties": {
+              "type": "object",
+              "properties": {
+                "count": { "type": "integer", "minimum": 0 },
+                "totalMs": { "type": "number", "minimum": 0 },
+                "meanMs": { "type": "number", "minimum": 0 }
+              }
+            }
+          },
+          "poolWaitMs": {
+            "type": "object",
+            "description": "Time spent waiting for a connection: `read` (a reader from the pool) and `write` (the writer), each with count, totalMs, meanMs and maxMs."
+          },
+          "utilisation": {
+            "type": "object",
+            "description": "Busy time over time open, 0 to 1: `writer`, and `readers` (averaged over the pool).",
+            "additionalProperties": { "type": "number", "minimum": 0, "maximum": 1 }
+          },
+          "transactions": {
+            "type": "object",
+            "description": "Group commit: `commits` (transactions committed), `failed` (transactions rolled back), `writes` (writes acknowledged), `failedWrites`, `largestBatch` (most writes in one transaction).",
+            "additionalProperties": { "type": "integer", "minimum": 0 }
+          },
+          "slowQueryThresholdMs": { "type": "number", "minimum": 0, "description": "`--slow-query-ms`: statements at least this slow are logged." },
+          "slowQueries": {
+            "type": "array",
+            "description": "The last 100 slow statements, oldest first.",
+            "items": {
+              "type": "object",
+              "properties": {
+                "sql": { "type": "string" },
+                "durationMs": { "type": "number", "minimum": 0 },
+                "at": { "type": "string", "description": "When it finished, ISO 8601 UTC with milliseconds." }
+              }
             }
           }
         }

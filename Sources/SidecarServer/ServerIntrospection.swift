@@ -4,17 +4,29 @@ import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 import SidecarProtocol
+import SidecarState
 
 /// What the server knows about itself, for `sidecar.status` and `sidecar.metrics`.
 final class ServerIntrospection: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
+    let services: SidecarServices?
     private let startedAt = NIODeadline.now()
     private let listener = NIOLockedValueBox<(path: String, activated: Bool)?>(nil)
 
-    init(configuration: ServerConfiguration, metrics: ServerMetrics) {
+    init(configuration: ServerConfiguration, metrics: ServerMetrics, services: SidecarServices?) {
         self.configuration = configuration
         self.metrics = metrics
+        self.services = services
+    }
+
+    /// The result of `sidecar.metrics`: the transport's figures and each service's section.
+    func metricsSnapshot() async throws -> JSONValue {
+        guard case .object(var sections) = try await metrics.snapshot() else { return .null }
+        if let services {
+            sections.merge(await services.metricsSections()) { _, service in service }
+        }
+        return .object(sections)
     }
 
     /// Records where the server listens, once it does.

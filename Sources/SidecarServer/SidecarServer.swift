@@ -34,6 +34,7 @@ public final class SidecarServer: Service, Sendable {
     ///   - configuration: limits, socket path and timeouts.
     ///   - logger: where the transport logs.
     ///   - events: callbacks for readiness and shutdown, used by the daemon for sd_notify.
+    ///   - services: the state store and the other services whose methods the daemon serves.
     ///   - hasPendingWork: whether a service still has work that must keep the daemon up
     ///     (checked before an idle exit).
     ///   - registerMethods: binds the services' methods to the router.
@@ -41,6 +42,7 @@ public final class SidecarServer: Service, Sendable {
         configuration: ServerConfiguration,
         logger: Logger,
         events: ServerEvents = ServerEvents(),
+        services: SidecarServices? = nil,
         hasPendingWork: @escaping @Sendable () -> Bool = { false },
         registerMethods: (inout MethodRouter) -> Void = { _ in }
     ) {
@@ -51,10 +53,11 @@ public final class SidecarServer: Service, Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         let metrics = ServerMetrics(eventLoops: Array(group.makeIterator()))
         self.metrics = metrics
-        let introspection = ServerIntrospection(configuration: configuration, metrics: metrics)
+        let introspection = ServerIntrospection(configuration: configuration, metrics: metrics, services: services)
         self.introspection = introspection
         var router = MethodRouter()
         SidecarMethods.register(into: &router, server: introspection)
+        services?.register(into: &router)
         registerMethods(&router)
         self.router = router
     }

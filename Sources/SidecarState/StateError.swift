@@ -9,12 +9,14 @@ public enum StateError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalid(String, operationIndex: Int?)
     /// A patch whose `test` failed, or whose path is missing.
     case patchConflict(String, operationIndex: Int?)
+    /// An earlier change could not be stored, so memory and disk may differ: no more changes.
+    case storageFailed(String)
 
     public var description: String {
         switch self {
         case .revisionMismatch(let expected, let current):
             return "the document is at revision \(current), not \(expected); read it again and retry"
-        case .invalid(let message, _), .patchConflict(let message, _):
+        case .invalid(let message, _), .patchConflict(let message, _), .storageFailed(let message):
             return message
         }
     }
@@ -28,6 +30,8 @@ public enum StateError: Error, Sendable, Hashable, CustomStringConvertible {
             var error = RPCError.invalidParams(message)
             if let index { error.data = ["op": .int(Int64(index))] }
             return error
+        case .storageFailed(let message):
+            return RPCError.internalError(message)
         case .patchConflict(let message, let index):
             return RPCError(
                 code: .conflict,

@@ -44,6 +44,13 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
         entries.removeValue(forKey: id) != nil
     }
 
+    /// Removes a subscription if `owner` accepts its subscriber; returns whether it did.
+    public mutating func unsubscribe(_ id: UInt64, ifOwnedBy owner: (Subscriber) -> Bool) -> Bool {
+        guard let entry = entries[id], owner(entry.subscriber) else { return false }
+        entries[id] = nil
+        return true
+    }
+
     /// Removes every subscription of which `belongs` is true (a closed connection's).
     public mutating func removeAll(where belongs: (Subscriber) -> Bool) {
         entries = entries.filter { !belongs($0.value.subscriber) }

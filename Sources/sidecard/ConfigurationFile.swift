@@ -14,6 +14,10 @@ struct ConfigurationFile {
         "shutdown-timeout": "number",
         "threads": "integer",
         "log-level": "string",
+        "data-dir": "string",
+        "db-readers": "integer",
+        "slow-query-ms": "integer",
+        "history-limit": "integer",
     ]
 
     let path: String

@@ -1,10 +1,14 @@
 import Logging
 import SidecarProtocol
 import SidecarServer
+import SidecarState
+import SidecarStore
 
 /// The daemon's settings: each from its flag, else the configuration file, else the default.
 struct DaemonSettings {
     var server: ServerConfiguration
+    var database: SidecarDatabaseConfiguration
+    var state: StateService.Configuration
     var logLevel: Logger.Level
 
     init(flags: Sidecard, environment: [String: String]) throws {
@@ -50,6 +54,23 @@ struct DaemonSettings {
         }
         self.logLevel = level
         self.server = server
+
+        guard let dataDirectory = try flags.dataDir ?? file?.string("data-dir")
+            ?? SidecarDatabaseConfiguration.defaultDataDirectory(environment: environment)
+        else {
+            throw ConfigurationError("data-dir: neither $XDG_STATE_HOME nor $HOME is set; pass --data-dir")
+        }
+        var database = SidecarDatabaseConfiguration(dataDirectory: dataDirectory)
+        database.maximumReaderCount = try Self.positive(
+            "db-readers", flags.dbReaders ?? file?.int("db-readers") ?? database.maximumReaderCount, maximum: 64)
+        let slowQueryMilliseconds = try flags.slowQueryMs ?? file?.int("slow-query-ms") ?? 50
+        guard slowQueryMilliseconds >= 0 else { throw ConfigurationError("slow-query-ms must not be negative, got \(slowQueryMilliseconds)") }
+        database.slowQueryThreshold = .milliseconds(slowQueryMilliseconds)
+        self.database = database
+
+        var state = StateService.Configuration()
+        state.historyLimit = try Self.positive("history-limit", flags.historyLimit ?? file?.int("history-limit") ?? state.historyLimit)
+        self.state = state
     }
 
     private static func positive(_ key: String, _ value: Int, maximum: Int = Int.max) throws -> Int {

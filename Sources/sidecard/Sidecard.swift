@@ -6,6 +6,8 @@ import Logging
 import ServiceLifecycle
 import SidecarProtocol
 import SidecarServer
+import SidecarState
+import SidecarStore
 
 /// `sidecard`: the per-user Sidecar daemon.
 @main
@@ -59,6 +61,22 @@ struct Sidecard: AsyncParsableCommand {
     var threads: Int?
 
     @Option(name: .long, help: ArgumentHelp(
+        "Where the database lives (default $XDG_STATE_HOME/sidecar, else ~/.local/state/sidecar; created 0700).",
+        valueName: "path"))
+    var dataDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("Database reader connections (default 5).", valueName: "count"))
+    var dbReaders: Int?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Log statements slower than this, and keep the last 100 in sidecar.metrics (default 50).", valueName: "ms"))
+    var slowQueryMs: Int?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "How many state changes state.history and state.revert reach back (default 10000).", valueName: "count"))
+    var historyLimit: Int?
+
+    @Option(name: .long, help: ArgumentHelp(
         "trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel: String?
 
@@ -82,6 +100,19 @@ struct Sidecard: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "sidecard")
 
+        let services: SidecarServices
+        do {
+            let database = try SidecarDatabase(
+                configuration: settings.database,
+                migrations: StateService.migrations,
+                logger: Logger(label: "sidecar.store")
+            )
+            let state = try await StateService(database: database, configuration: settings.state)
+            services = SidecarServices(state: state, database: database)
+        } catch {
+            Self.fail("sidecard: \(error)")
+        }
+
         let notifier = SystemdNotifier()
         let server = SidecarServer(
             configuration: settings.server,
@@ -89,7 +120,8 @@ struct Sidecard: AsyncParsableCommand {
             events: ServerEvents(
                 ready: { path in notifier.notify("READY=1\nSTATUS=listening on \(path)") },
                 stopping: { notifier.notify("STOPPING=1\nSTATUS=shutting down") }
-            )
+            ),
+            services: services
         )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -106,6 +138,7 @@ struct Sidecard: AsyncParsableCommand {
         } catch let error as ServerStartupError {
             Self.fail("sidecard: \(error.description)")
         }
+        try await services.database.close()
     }
 
     private static func fail(_ message: String) -> Never {

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import SidecarState
+import SidecarStore
 import SidecarProtocol
 import SidecarServer
 import SidecarTestSupport
@@ -43,12 +45,20 @@ struct OpenRPCTests {
         }
     }
 
-    @Test("the server's registered methods are exactly the document's")
-    func routerMatchesDocument() throws {
+    @Test("the server's registered methods, with every service, are exactly the document's")
+    func routerMatchesDocument() async throws {
         let names = try methodNames(in: try document())
-        var configuration = ServerConfiguration(socketPath: "/nonexistent/sidecar-test.sock")
-        configuration.threads = 1
-        let server = SidecarServer(configuration: configuration, logger: Logger(label: "openrpc-test"))
-        #expect(server.methodNames == names.sorted())
+        try await withTemporaryDirectory { directory in
+            let database = try SidecarDatabase(
+                configuration: SidecarDatabaseConfiguration(dataDirectory: directory.file("data")),
+                migrations: StateService.migrations
+            )
+            let services = SidecarServices(state: try await StateService(database: database), database: database)
+            var configuration = ServerConfiguration(socketPath: "/nonexistent/sidecar-test.sock")
+            configuration.threads = 1
+            let server = SidecarServer(configuration: configuration, logger: Logger(label: "openrpc-test"), services: services)
+            #expect(server.methodNames == names.sorted())
+            try await database.close()
+        }
     }
 }

@@ -105,7 +105,8 @@ public final class DaemonProcess {
     }
 
     /// The test process's environment without anything that would change how a daemon
-    /// starts (systemd variables, a configured socket, the user's config file), plus `adding`.
+    /// starts (systemd variables, a configured socket, the user's config file and state
+    /// database, which live in the daemon's own directory instead), plus `adding`.
     public static func environment(directory: TemporaryDirectory, adding: [String: String]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         for name in ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID",
@@ -113,6 +114,7 @@ public final class DaemonProcess {
             environment[name] = nil
         }
         environment["XDG_CONFIG_HOME"] = directory.file("config-home")
+        environment["XDG_STATE_HOME"] = directory.file("state-home")
         environment.merge(adding) { _, new in new }
         return environment
     }

@@ -32,7 +32,7 @@ enum SidecarMethods {
         })
         router.register(metrics, .waiting { context in
             try context.params.expectNone()
-            return try await server.metrics.snapshot()
+            return try await server.metricsSnapshot()
         })
     }
 }

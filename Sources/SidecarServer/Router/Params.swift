@@ -52,6 +52,41 @@ public struct Params: Sendable {
         return int
     }
 
+    /// An integer parameter that must be present, checked against `range`.
+    public func requiredInt(_ name: String, range: ClosedRange<Int64>) throws(RPCError) -> Int64 {
+        guard let value = try value(name), !value.isNull else {
+            throw RPCError.invalidParams("'\(name)' is required", field: name)
+        }
+        return try int(name, default: range.lowerBound, range: range)
+    }
+
+    /// An optional integer parameter (`nil` when absent or null).
+    public func optionalInt(_ name: String) throws(RPCError) -> Int64? {
+        guard let value = try value(name), !value.isNull else { return nil }
+        guard let int = value.intValue else {
+            throw RPCError.invalidParams("'\(name)' must be an integer, got \(value.typeName)", field: name)
+        }
+        return int
+    }
+
+    /// An optional string parameter (`nil` when absent or null).
+    public func optionalString(_ name: String) throws(RPCError) -> String? {
+        guard let value = try value(name), !value.isNull else { return nil }
+        guard let string = value.stringValue else {
+            throw RPCError.invalidParams("'\(name)' must be a string, got \(value.typeName)", field: name)
+        }
+        return string
+    }
+
+    /// A boolean parameter, `defaultValue` when absent.
+    public func bool(_ name: String, default defaultValue: Bool) throws(RPCError) -> Bool {
+        guard let value = try value(name), !value.isNull else { return defaultValue }
+        guard let bool = value.boolValue else {
+            throw RPCError.invalidParams("'\(name)' must be true or false, got \(value.typeName)", field: name)
+        }
+        return bool
+    }
+
     /// A string parameter that must be present.
     public func string(_ name: String) throws(RPCError) -> String {
         let value = try required(name)

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import SidecarProtocol
 
 /// What a handler knows about the request it serves.
@@ -24,9 +25,31 @@ public final class ConnectionHandle: Sendable {
     /// Sends notifications back to this connection, now or later (subscriptions).
     public let notifier: ConnectionNotifier
 
+    private let closeHandlers = NIOLockedValueBox<[@Sendable () -> Void]?>([])
+
     public init(info: ConnectionInfo, notifier: ConnectionNotifier) {
         self.info = info
         self.notifier = notifier
+    }
+
+    /// Runs `body` once when the connection closes (at once if it already has): services
+    /// use it to end the connection's subscriptions and leases.
+    public func onClose(_ body: @escaping @Sendable () -> Void) {
+        let registered = closeHandlers.withLockedValue { handlers -> Bool in
+            guard handlers != nil else { return false }
+            handlers?.append(body)
+            return true
+        }
+        if !registered { body() }
+    }
+
+    /// Called by the transport when the connection has closed.
+    func closed() {
+        let handlers = closeHandlers.withLockedValue { handlers in
+            defer { handlers = nil }
+            return handlers ?? []
+        }
+        for handler in handlers { handler() }
     }
 }
 

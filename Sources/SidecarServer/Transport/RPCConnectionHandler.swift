@@ -79,6 +79,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         serverMetrics.requestsInFlight.wrappingDecrement(by: waitingRequests, ordering: .relaxed)
         waitingRequests = 0
         outbox.discard()
+        handle?.closed()
         context.fireChannelInactive()
     }
 

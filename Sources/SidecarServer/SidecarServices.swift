@@ -1,0 +1,27 @@
+import SidecarProtocol
+import SidecarState
+import SidecarStore
+
+/// The services the daemon serves over the transport. Each binds its methods to the router
+/// in a file of its own (`StateMethods.swift`, …) and adds its section to `sidecar.metrics`.
+public struct SidecarServices: Sendable {
+    /// The durable app state (`state.*`).
+    public var state: StateService
+    /// The SQLite store the services share (`sidecar.metrics` → `db`).
+    public var database: SidecarDatabase
+
+    public init(state: StateService, database: SidecarDatabase) {
+        self.state = state
+        self.database = database
+    }
+
+    /// Binds every service's methods.
+    func register(into router: inout MethodRouter) {
+        StateMethods.register(into: &router, state: state)
+    }
+
+    /// The services' sections of `sidecar.metrics`.
+    func metricsSections() async -> JSONObject {
+        ["db": database.metricsSnapshot(), "state": ["subscriptions": .int(Int64(await state.subscriptionCount)), "revision": .int(await state.revision)]]
+    }
+}

@@ -1,0 +1,110 @@
+import GRDB
+import SidecarProtocol
+import SidecarStore
+
+/// How the state document lives in SQLite: a log of changes (each with the patches that redo
+/// and undo it) and a snapshot of the whole document, taken every so often so that start-up
+/// replays only the changes after it.
+enum StateStorage {
+    static let migration = SidecarMigration("state-v1") { db in
+        try db.execute(sql: """
+            CREATE TABLE state_change (
+                revision INTEGER PRIMARY KEY,
+                time INTEGER NOT NULL,
+                action TEXT,
+                path TEXT NOT NULL,
+                patch TEXT NOT NULL,
+                inverse TEXT NOT NULL
+            );
+            CREATE TABLE state_snapshot (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                revision INTEGER NOT NULL,
+                document TEXT NOT NULL
+            );
+            """)
+    }
+
+    /// Loads the document: the snapshot, then every later change in order.
+    static func load(_ db: Database) throws -> StateDocument {
+        var document = StateDocument()
+        if let row = try Row.fetchOne(db, sql: "SELECT revision, document FROM state_snapshot WHERE id = 1") {
+            let text: String = row["document"]
+            document = StateDocument(root: try JSONParser.parse(text), revision: row["revision"])
+        }
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT revision, time, action, path, patch, inverse FROM state_change WHERE revision > ? ORDER BY revision",
+            arguments: [document.revision]
+        )
+        while let row = try rows.next() {
+            try document.replay(try change(from: row))
+        }
+        return document
+    }
+
+    /// Records `change`; with `snapshot`, also replaces the snapshot and trims the history to
+    /// the newest `historyLimit` changes (never past the snapshot, which replay starts from).
+    static func record(_ change: StateChange, snapshot: JSONValue?, historyLimit: Int, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO state_change (revision, time, action, path, patch, inverse) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [
+                change.revision, change.timeMilliseconds, change.action, change.path.description,
+                JSONWriter.string(change.patch.jsonValue), JSONWriter.string(change.inverse.jsonValue),
+            ]
+        )
+        guard let snapshot else { return }
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO state_snapshot (id, revision, document) VALUES (1, ?, ?)",
+            arguments: [change.revision, JSONWriter.string(snapshot)]
+        )
+        try db.execute(sql: "DELETE FROM state_change WHERE revision <= ?", arguments: [change.revision - Int64(historyLimit)])
+    }
+
+    /// Changes newest first, at most `limit`, below `beforeRevision` when given, and touching
+    /// `path` (above, at or below it) when given.
+    static func history(path: JSONPointer?, limit: Int, beforeRevision: Int64?, in db: Database) throws -> [StateChange] {
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT revision, time, action, path, patch, inverse FROM state_change WHERE revision < ? ORDER BY revision DESC",
+            arguments: [beforeRevision ?? Int64.max]
+        )
+        var changes: [StateChange] = []
+        while changes.count < limit, let row = try rows.next() {
+            let change = try change(from: row)
+            if let path, !(change.path.hasPrefix(path) || path.hasPrefix(change.path)) { continue }
+            changes.append(change)
+        }
+        return changes
+    }
+
+    /// The changes after `revision`, oldest first; `nil` when the history no longer reaches back that far.
+    static func changes(after revision: Int64, in db: Database) throws -> [StateChange]? {
+        let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(revision) FROM state_change")
+        let current = try Int64.fetchOne(db, sql: "SELECT MAX(revision) FROM state_change")
+        if let current, revision < current {
+            guard let oldest, oldest <= revision + 1 else { return nil }
+        }
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT revision, time, action, path, patch, inverse FROM state_change WHERE revision > ? ORDER BY revision",
+            arguments: [revision]
+        )
+        var changes: [StateChange] = []
+        while let row = try rows.next() { changes.append(try change(from: row)) }
+        return changes
+    }
+
+    private static func change(from row: Row) throws -> StateChange {
+        let pathText: String = row["path"]
+        let patchText: String = row["patch"]
+        let inverseText: String = row["inverse"]
+        return StateChange(
+            revision: row["revision"],
+            action: row["action"],
+            timeMilliseconds: row["time"],
+            path: try JSONPointer(pathText),
+            patch: try JSONPatch(json: try JSONParser.parse(patchText)),
+            inverse: try JSONPatch(json: try JSONParser.parse(inverseText))
+        )
+    }
+}
