@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks sidecard against redis-server on this machine, with one client for both
-# (sidecar-loadgen: the same pipelined ping loop, sidecar.ping vs PING, over a Unix socket):
-#   - requests/s and p50/p99 latency at C=1 D=1, C=50 D=1 and C=50 D=16
+# (sidecar-loadgen: the same pipelined loop and per-request cost for both, over a Unix socket):
+#   - requests/s and p50/p99 latency of sidecar.ping vs PING at C=1 D=1, C=50 D=1 and C=50 D=16
+#   - state.get vs GET and state.set (durable: acknowledged after the SQLite commit) vs SET of a
+#     64-byte string at C=50 D=1
+#   - change-to-notification latency (state.set sent -> state.changed read) with 1 and with 100
+#     subscribers of the written path, one writer doing one set at a time
 #   - cold start: connect -> first reply through systemd-socket-activate (median of runs)
 #   - idle RSS of a fresh daemon after a few pings
 # and prints each figure next to its target. The report also goes to bench-results/latest.txt.
@@ -12,6 +16,8 @@
 #   BENCH_SECONDS    measured seconds per run (default 5)
 #   BENCH_WARMUP     warm-up seconds per run, not counted (default 1)
 #   BENCH_COLD_RUNS  cold-start runs (default 10)
+#   BENCH_NOTIFY_WRITES  counted writes per notification-latency run (default 2000; the run also
+#                    stops after BENCH_SECONDS)
 #   BENCH_THREADS    event loop threads of the driver (default 1, to leave the CPU to the servers)
 #   SIDECARD_ARGS    extra flags for sidecard, e.g. "--threads 1"
 #   BENCH_PIN        none (default) | same | split: CPU placement, identical for both servers.
@@ -27,6 +33,7 @@ cd "$(dirname "$0")/.."
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-1}
 cold_runs=${BENCH_COLD_RUNS:-10}
+notify_writes=${BENCH_NOTIFY_WRITES:-2000}
 driver_threads=${BENCH_THREADS:-1}
 bin_dir=${BIN_DIR:-.build/release}
 pin=${BENCH_PIN:-none}
@@ -137,8 +144,10 @@ redis_socket=$tmp/redis.sock
 redis_pid=$!
 pids+=("$redis_pid")
 
+# Every daemon of the bench keeps its database in the temp directory, never in the user's.
 sidecar_socket=$tmp/sidecar.sock
-"${server_cpus[@]}" "$sidecard" --socket "$sidecar_socket" "${sidecard_args[@]}" 2>"$tmp/sidecard.log" &
+"${server_cpus[@]}" "$sidecard" --socket "$sidecar_socket" --data-dir "$tmp/data" "${sidecard_args[@]}" \
+    2>"$tmp/sidecard.log" &
 sidecard_pid=$!
 pids+=("$sidecard_pid")
 
@@ -150,14 +159,17 @@ redis_idle_rss=$(rss_mb "$redis_pid")
 
 # MARK: - Throughput and latency
 
-# run TARGET SOCKET C D: one load run; its JSON goes to $tmp/TARGET-C-D.json.
+# run TARGET SOCKET C D [OPERATION]: one load run (OPERATION ping, get or set; default ping);
+# its JSON goes to $tmp/TARGET-C-D.json for ping, $tmp/TARGET-OPERATION-C-D.json otherwise.
 run() {
-    local target=$1 socket=$2 connections=$3 depth=$4
+    local target=$1 socket=$2 connections=$3 depth=$4 operation=${5:-ping}
     local out=$tmp/$target-$connections-$depth.json
-    note "$target  C=$connections D=$depth  (${seconds}s + ${warmup}s warm-up)"
-    if ! "${driver_cpus[@]}" "$loadgen" --target "$target" --socket "$socket" --connections "$connections" --depth "$depth" \
+    [[ $operation == ping ]] || out=$tmp/$target-$operation-$connections-$depth.json
+    note "$target $operation  C=$connections D=$depth  (${seconds}s + ${warmup}s warm-up)"
+    if ! "${driver_cpus[@]}" "$loadgen" --target "$target" --socket "$socket" --operation "$operation" \
+        --connections "$connections" --depth "$depth" \
         --duration "$seconds" --warmup "$warmup" --threads "$driver_threads" --json >"$out"; then
-        note "the $target run at C=$connections D=$depth failed"
+        note "the $target $operation run at C=$connections D=$depth failed"
         : >"$out"
     fi
 }
@@ -174,6 +186,38 @@ for index in "${!rows[@]}"; do
         run sidecar "$sidecar_socket" "$connections" "$depth"
     fi
 done
+
+# State rows: the same loop with state.get/GET and state.set/SET of a 64-byte value.
+state_rows=("get 50 1" "set 50 1")
+for index in "${!state_rows[@]}"; do
+    read -r operation connections depth <<<"${state_rows[$index]}"
+    if ((index % 2 == 0)); then
+        run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
+        run redis "$redis_socket" "$connections" "$depth" "$operation"
+    else
+        run redis "$redis_socket" "$connections" "$depth" "$operation"
+        run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
+    fi
+done
+
+# MARK: - Notification latency
+
+# notify N: state.set -> state.changed latency with N subscribers; JSON in $tmp/notify-N.json.
+notify_counts=(1 100)
+notify() {
+    local subscribers=$1 out=$tmp/notify-$1.json
+    note "sidecar notification latency, $subscribers subscriber(s)  ($notify_writes writes, at most ${seconds}s + ${warmup}s warm-up)"
+    if ! "${driver_cpus[@]}" "$loadgen" --target sidecar --socket "$sidecar_socket" --notify-latency \
+        --subscribers "$subscribers" --writes "$notify_writes" --duration "$seconds" --warmup "$warmup" \
+        --threads "$driver_threads" --json >"$out"; then
+        note "the notification latency run with $subscribers subscriber(s) failed"
+        : >"$out"
+    fi
+}
+for subscribers in "${notify_counts[@]}"; do
+    notify "$subscribers"
+done
+
 sidecard_loaded_rss=$(rss_mb "$sidecard_pid")
 redis_loaded_rss=$(rss_mb "$redis_pid")
 
@@ -184,8 +228,8 @@ cold_samples=()
 if command -v systemd-socket-activate >/dev/null; then
     for ((run_index = 1; run_index <= cold_runs; run_index++)); do
         socket=$tmp/activate-$run_index.sock
-        "${server_cpus[@]}" systemd-socket-activate -l "$socket" "$sidecard" --socket "$socket" "${sidecard_args[@]}" \
-            2>>"$tmp/activate.log" &
+        "${server_cpus[@]}" systemd-socket-activate -l "$socket" "$sidecard" --socket "$socket" \
+            --data-dir "$tmp/activate-data" "${sidecard_args[@]}" 2>>"$tmp/activate.log" &
         activator_pid=$!
         pids+=("$activator_pid")
         if wait_for_socket "$socket" "$activator_pid" && micros=$(probe sidecar "$socket") && [[ -n $micros ]]; then
@@ -207,7 +251,8 @@ fi
 # MARK: - Idle memory
 
 idle_socket=$tmp/idle.sock
-"${server_cpus[@]}" "$sidecard" --socket "$idle_socket" "${sidecard_args[@]}" 2>"$tmp/idle.log" &
+"${server_cpus[@]}" "$sidecard" --socket "$idle_socket" --data-dir "$tmp/idle-data" "${sidecard_args[@]}" \
+    2>"$tmp/idle.log" &
 idle_pid=$!
 pids+=("$idle_pid")
 sidecard_idle_rss=n/a
@@ -249,6 +294,38 @@ report=$tmp/report.txt
             1-1) p50_ratio_1_1=$(divide "$s_p50" "$r_p50") ;;
         esac
     done
+    for row in "${state_rows[@]}"; do
+        read -r operation connections depth <<<"$row"
+        s=$tmp/sidecar-$operation-$connections-$depth.json
+        r=$tmp/redis-$operation-$connections-$depth.json
+        s_rps=$(json_field requestsPerSecond <"$s")
+        r_rps=$(json_field requestsPerSecond <"$r")
+        s_p50=$(json_field p50Micros <"$s")
+        s_p99=$(json_field p99Micros <"$s")
+        r_p50=$(json_field p50Micros <"$r")
+        r_p99=$(json_field p99Micros <"$r")
+        printf '%-12s %14s %14s %7s %20s %20s %9s\n' "$operation C=$connections D=$depth" \
+            "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
+            "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
+        case $operation in
+            get) ratio_get=$(divide "$s_rps" "$r_rps") ;;
+            set) ratio_set=$(divide "$s_rps" "$r_rps") ;;
+        esac
+    done
+    echo "  (get: state.get vs GET; set: state.set, acknowledged after its SQLite commit, vs SET; 64-byte value)"
+    echo
+    echo "notification latency (state.set sent -> state.changed read; one writer, one set at a time):"
+    for subscribers in "${notify_counts[@]}"; do
+        n=$tmp/notify-$subscribers.json
+        n_p50=$(json_field p50Micros <"$n")
+        n_p99=$(json_field p99Micros <"$n")
+        n_writes=$(json_field writes <"$n")
+        n_deliveries=$(json_field deliveries <"$n")
+        n_expected=$(json_field expectedDeliveries <"$n")
+        printf '  %3s subscriber(s): p50 %s µs  p99 %s µs  (%s deliveries of %s, %s writes)\n' "$subscribers" \
+            "${n_p50:-?}" "${n_p99:-?}" "${n_deliveries:-?}" "${n_expected:-?}" "${n_writes:-?}"
+        if [[ $subscribers == 1 ]]; then notify_p99_1=${n_p99:-}; fi
+    done
     echo
     echo "cold start (connect -> first sidecar.ping reply, socket-activated): median ${cold_start_median} ms" \
         "of ${#cold_samples[@]} runs${cold_samples[*]:+ (runs, ms: $(printf '%s\n' "${cold_samples[@]}" | awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }'))}"
@@ -260,6 +337,9 @@ report=$tmp/report.txt
         "throughput C=50 D=1  >= 1.0x redis" "${ratio_50_1:-n/a}x" "$(verdict "${ratio_50_1:-n/a}" ">=" 1.0)" \
         "throughput C=50 D=16 >= 0.5x redis" "${ratio_50_16:-n/a}x" "$(verdict "${ratio_50_16:-n/a}" ">=" 0.5)" \
         "p50 latency C=1 D=1  <= 1.2x redis" "${p50_ratio_1_1:-n/a}x" "$(verdict "${p50_ratio_1_1:-n/a}" "<=" 1.2)" \
+        "state.get C=50 D=1   >= 1.0x redis GET" "${ratio_get:-n/a}x" "$(verdict "${ratio_get:-n/a}" ">=" 1.0)" \
+        "state.set C=50 D=1   >= 0.5x redis SET" "${ratio_set:-n/a}x" "$(verdict "${ratio_set:-n/a}" ">=" 0.5)" \
+        "notify p99, 1 subscriber < 1 ms" "${notify_p99_1:-n/a} µs" "$(verdict "${notify_p99_1:-n/a}" "<" 1000)" \
         "cold start median    < 50 ms" "$cold_start_median ms" "$(verdict "$cold_start_median" "<" 50)" \
         "idle RSS             < 20 MB" "$sidecard_idle_rss MB" "$(verdict "$sidecard_idle_rss" "<" 20)"
 } >"$report"

@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Sends one request as soon as the connection is up and reports when the first reply to it
-/// has arrived: the cold-start probe. The same request bytes and reply check as a load run.
+/// has arrived: the cold-start probe, and the write that prepares a `get` run. The same
+/// request bytes and reply check as a load run.
 final class FirstReplyHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -12,9 +13,9 @@ final class FirstReplyHandler: ChannelInboundHandler {
     private let promise: EventLoopPromise<NIODeadline>
 
     /// - Parameter promise: succeeded with the time the reply arrived.
-    init(target: LoadTarget, promise: EventLoopPromise<NIODeadline>) {
-        self.request = target.request
-        self.scanner = target.makeReplyScanner()
+    init(workload: Workload, promise: EventLoopPromise<NIODeadline>) {
+        self.request = workload.request
+        self.scanner = workload.makeReplyScanner()
         self.promise = promise
     }
 

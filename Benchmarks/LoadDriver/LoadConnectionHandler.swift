@@ -53,11 +53,11 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private var state = State.connected
     private var context: ChannelHandlerContext?
 
-    init(target: LoadTarget, depth: Int) {
-        self.requestLength = target.request.readableBytes
-        self.requests = target.requests(count: depth)
+    init(workload: Workload, depth: Int) {
+        self.requestLength = workload.request.readableBytes
+        self.requests = workload.requests(count: depth)
         self.depth = depth
-        self.scanner = target.makeReplyScanner()
+        self.scanner = workload.makeReplyScanner()
         self.sendTimes = SendTimestampQueue(capacity: depth)
     }
 

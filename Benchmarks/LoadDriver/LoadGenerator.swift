@@ -9,24 +9,37 @@ import Glibc
 import Darwin
 #endif
 
-/// `sidecar-loadgen`: the same pipelined ping client against `sidecard` or `redis-server`.
+/// `sidecar-loadgen`: the same pipelined client against `sidecard` or `redis-server` (ping, get
+/// or set), and the change-to-notification latency of `sidecard`'s state subscriptions.
 @main
 struct LoadGenerator: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sidecar-loadgen",
-        abstract: "Drive sidecard (sidecar.ping) or redis-server (PING) over a Unix socket and measure it.",
+        abstract: "Drive sidecard or redis-server over a Unix socket with the same client and measure it.",
         discussion: """
-            Each connection keeps exactly --depth requests in flight: it sends that many at the start and one \
-            more per reply. Replies in the first --warmup seconds are not counted; the run then lasts \
-            --duration seconds and stops by itself. Latency is from a request's send to its reply.
+            --operation picks the request: ping (sidecar.ping / PING), get (state.get of /bench/key / GET \
+            bench:key, after one set so that it returns a value) or set (state.set / SET of a 64-byte string; \
+            sidecard acknowledges it after its SQLite commit). Each connection keeps exactly --depth requests \
+            in flight: it sends that many at the start and one more per reply. Replies in the first --warmup \
+            seconds are not counted; the run then lasts --duration seconds and stops by itself. Latency is \
+            from a request's send to its reply.
 
-            --cold-start instead connects once, sends one ping and prints the time from the connect to the \
-            reply (the server may be started by socket activation in between).
+            --cold-start instead connects once, sends one request and prints the time from the connect to \
+            the reply (the server may be started by socket activation in between).
+
+            --notify-latency (sidecar only) instead opens --subscribers connections that subscribe to \
+            /bench/watched and one that state.sets it --writes times, one at a time, each value carrying its \
+            send time; it prints the send → state.changed latency over all deliveries. Writing stops after \
+            --warmup + --duration seconds at the latest; the subscribers then get --timeout seconds to \
+            receive the last write.
             """
     )
 
     @Option(help: "The server: sidecar or redis.")
     var target: LoadTarget = .sidecar
+
+    @Option(help: "The request: ping, get or set.")
+    var operation: LoadOperation = .ping
 
     @Option(help: "The server's Unix socket. For sidecar the default is the daemon's own (SIDECAR_SOCKET, XDG_RUNTIME_DIR).")
     var socket: String?
@@ -55,6 +68,18 @@ struct LoadGenerator: ParsableCommand {
     @Flag(help: "Measure one connect → first reply instead of a load run.")
     var coldStart = false
 
+    @Flag(help: "Measure state.set → state.changed latency instead of a load run (sidecar only).")
+    var notifyLatency = false
+
+    @Option(help: "With --notify-latency: connections subscribed to the written path.")
+    var subscribers = 1
+
+    @Option(help: "With --notify-latency: counted writes (after the warm-up).")
+    var writes = 1000
+
+    @Option(help: "With --notify-latency: least seconds between two writes (0: each as soon as the last is acknowledged).")
+    var writeInterval: Double = 0
+
     func validate() throws {
         guard connections >= 1 else { throw ValidationError("--connections must be at least 1.") }
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1.") }
@@ -62,6 +87,13 @@ struct LoadGenerator: ParsableCommand {
         guard duration > 0 else { throw ValidationError("--duration must be more than 0 seconds.") }
         guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative.") }
         guard timeout > 0 else { throw ValidationError("--timeout must be more than 0 seconds.") }
+        guard subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1.") }
+        guard writes >= 1 else { throw ValidationError("--writes must be at least 1.") }
+        guard writeInterval >= 0 else { throw ValidationError("--write-interval cannot be negative.") }
+        if notifyLatency {
+            guard target == .sidecar else { throw ValidationError("--notify-latency measures sidecard only.") }
+            guard !coldStart else { throw ValidationError("--notify-latency and --cold-start are different runs.") }
+        }
         if target == .redis, socket == nil {
             throw ValidationError("--target redis needs --socket (the path given to redis-server --unixsocket).")
         }
@@ -80,6 +112,13 @@ struct LoadGenerator: ParsableCommand {
                 } else {
                     print("cold start (\(target.rawValue)): connect → first reply \(rounded(micros / 1000)) ms")
                 }
+            } else if notifyLatency {
+                let run = NotificationLatencyRun(
+                    path: path, subscribers: subscribers, writes: writes, writeInterval: seconds(writeInterval),
+                    duration: seconds(duration), warmup: seconds(warmup), timeout: timeoutAmount, threads: threads)
+                var report = try run.run(group: group) { bootstrap in try connect(bootstrap, path: path) }
+                report.socket = path
+                print(json ? report.json : report.text)
             } else {
                 let report = try runLoad(path: path, group: group)
                 print(json ? report.json : report.text)
@@ -98,18 +137,23 @@ struct LoadGenerator: ParsableCommand {
         return SocketPath.resolve(explicit: socket, environment: environment)
     }
 
-    private var timeoutAmount: TimeAmount { .nanoseconds(Int64(timeout * 1e9)) }
+    private var timeoutAmount: TimeAmount { seconds(timeout) }
+
+    private func seconds(_ value: Double) -> TimeAmount { .nanoseconds(Int64(value * 1e9)) }
 
     // MARK: - Load run
 
     private func runLoad(path: String, group: MultiThreadedEventLoopGroup) throws -> LoadReport {
-        let target = self.target
+        let workload = Workload(target: target, operation: operation)
         let depth = self.depth
+        if let setup = workload.setup {
+            _ = try exchangeOnce(setup, path: path, group: group)
+        }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeoutAmount)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(LoadConnectionHandler(target: target, depth: depth))
+                    try channel.pipeline.syncOperations.addHandler(LoadConnectionHandler(workload: workload, depth: depth))
                 }
             }
         var channels: [Channel] = []
@@ -129,7 +173,7 @@ struct LoadGenerator: ParsableCommand {
             }
         }
         var report = LoadReport(
-            target: target, socket: path, connections: connections, depth: depth, threads: threads,
+            target: target, operation: operation, socket: path, connections: connections, depth: depth, threads: threads,
             durationSeconds: duration, warmupSeconds: warmup
         )
         for result in try EventLoopFuture.whenAllSucceed(results, on: group.next()).wait() {
@@ -142,14 +186,19 @@ struct LoadGenerator: ParsableCommand {
     // MARK: - Cold start
 
     private func measureColdStart(path: String, group: MultiThreadedEventLoopGroup) throws -> TimeAmount {
+        try exchangeOnce(Workload(target: target, operation: operation), path: path, group: group)
+    }
+
+    /// Connects, sends one request of `workload` and waits for its reply (at most `--timeout`).
+    /// - Returns: the time from the start of the connect to the reply.
+    private func exchangeOnce(_ workload: Workload, path: String, group: MultiThreadedEventLoopGroup) throws -> TimeAmount {
         let loop = group.next()
         let replied = loop.makePromise(of: NIODeadline.self)
-        let target = self.target
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeoutAmount)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(FirstReplyHandler(target: target, promise: replied))
+                    try channel.pipeline.syncOperations.addHandler(FirstReplyHandler(workload: workload, promise: replied))
                 }
             }
         let timeout = self.timeout

@@ -4,6 +4,7 @@ import SidecarProtocol
 /// The figures of one run, merged over its connections.
 struct LoadReport {
     var target: LoadTarget
+    var operation: LoadOperation
     var socket: String
     var connections: Int
     var depth: Int
@@ -40,7 +41,7 @@ struct LoadReport {
     var text: String {
         let latency = percentiles.map { "\($0.name) \(rounded($0.value))" }.joined(separator: "  ")
         return """
-            target \(target.rawValue) at \(socket): \(connections) connection(s) × depth \(depth), \
+            target \(target.rawValue) (\(operation.name(for: target))) at \(socket): \(connections) connection(s) × depth \(depth), \
             \(threads) driver thread(s), \(rounded(durationSeconds)) s after \(rounded(warmupSeconds)) s warm-up
               requests      \(replies)
               requests/s    \(rounded(requestsPerSecond))
@@ -52,6 +53,7 @@ struct LoadReport {
     var json: String {
         var object: JSONObject = [
             "target": .string(target.rawValue),
+            "operation": .string(operation.rawValue),
             "socket": .string(socket),
             "connections": .int(Int64(connections)),
             "depth": .int(Int64(depth)),

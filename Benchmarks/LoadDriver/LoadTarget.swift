@@ -3,30 +3,54 @@ import NIOCore
 import SidecarProtocol
 
 /// The server the driver talks to. Both targets get the same client code; only the request
-/// bytes and the reply check differ.
+/// bytes and the reply check differ (see ``Workload``).
 enum LoadTarget: String, CaseIterable, ExpressibleByArgument, Sendable {
-    /// `sidecard`: a framed JSON-RPC `sidecar.ping`, answered by a framed result `"pong"`.
+    /// `sidecard`: framed JSON-RPC requests, answered by framed results.
     case sidecar
-    /// `redis-server`: a RESP `PING`, answered by `+PONG`.
+    /// `redis-server`: RESP commands.
     case redis
 
-    /// The id every `sidecar.ping` carries. Replies on one connection come back in the order
-    /// of the requests (they are all the same method), so one id serves them all, just as every
-    /// Redis `PING` is the same bytes.
+    /// The id every request of a load run carries. Replies on one connection come back in the
+    /// order of the requests (they are all the same method), so one id serves them all, just as
+    /// every Redis command of a run is the same bytes.
     static let sidecarRequestID: Int64 = 1
+}
+
+/// One target and one operation: the request bytes, encoded once, and how replies are checked.
+struct Workload: Sendable {
+    var target: LoadTarget
+    var operation: LoadOperation
 
     /// One request, encoded once; the driver only ever copies these bytes.
     var request: ByteBuffer {
         var buffer = ByteBuffer()
-        switch self {
+        switch target {
         case .sidecar:
-            let ping = RPCRequest(id: .int(Self.sidecarRequestID), method: "sidecar.ping")
-            Frame.write(ping.jsonValue, into: &buffer)
+            let request = RPCRequest(
+                id: .int(LoadTarget.sidecarRequestID), method: operation.name(for: target), params: sidecarParams)
+            Frame.write(request.jsonValue, into: &buffer)
         case .redis:
             // The array form is what Redis client libraries send.
-            buffer.writeString("*1\r\n$4\r\nPING\r\n")
+            let arguments: [String]
+            switch operation {
+            case .ping: arguments = ["PING"]
+            case .get: arguments = ["GET", LoadOperation.redisKey]
+            case .set: arguments = ["SET", LoadOperation.redisKey, LoadOperation.value]
+            }
+            buffer.writeString("*\(arguments.count)\r\n")
+            for argument in arguments {
+                buffer.writeString("$\(argument.utf8.count)\r\n\(argument)\r\n")
+            }
         }
         return buffer
+    }
+
+    private var sidecarParams: JSONValue? {
+        switch operation {
+        case .ping: return nil
+        case .get: return ["path": .string(LoadOperation.statePath)]
+        case .set: return ["path": .string(LoadOperation.statePath), "value": .string(LoadOperation.value)]
+        }
     }
 
     /// `count` requests back to back, so that answering k replies is one write of a slice.
@@ -39,9 +63,17 @@ enum LoadTarget: String, CaseIterable, ExpressibleByArgument, Sendable {
     }
 
     func makeReplyScanner() -> ReplyScanner {
-        switch self {
-        case .sidecar: return ReplyScanner(protocol: .jsonRPC(FrameDecoder(maximumFrameLength: 1 << 20)))
-        case .redis: return ReplyScanner(protocol: .resp)
+        switch target {
+        case .sidecar:
+            return ReplyScanner(
+                protocol: .jsonRPC(FrameDecoder(maximumFrameLength: 1 << 20)), operation: operation)
+        case .redis:
+            return ReplyScanner(protocol: .resp, operation: operation)
         }
+    }
+
+    /// What must be done once before a run of this workload: a `get` needs the key to exist.
+    var setup: Workload? {
+        operation == .get ? Workload(target: target, operation: .set) : nil
     }
 }

@@ -15,31 +15,41 @@ enum ReplyOutcome: Equatable {
 
 /// Splits the server's byte stream into replies and checks each one.
 ///
-/// Both protocols take the same fast path: a byte comparison with the known good reply
-/// (`+PONG\r\n` for Redis; for Sidecar, the first reply's bytes once a full decode has
-/// shown it to be the `"pong"` result for our id). Anything else is decoded in full.
+/// Both protocols take the same fast path, a byte comparison with the known good reply:
+/// for Redis `+PONG`, `+OK` or `$64` and the value; for Sidecar the first reply's bytes once a
+/// full decode has shown it to be the right result for our id, where only the digits of a
+/// `"revision"` may differ from reply to reply (every `state.set` gets a new one). Anything
+/// else is decoded in full.
 struct ReplyScanner {
     enum WireProtocol {
         case jsonRPC(FrameDecoder)
         case resp
     }
 
-    private static let pong = ByteBuffer(string: "+PONG\r\n")
-    /// A RESP line longer than this is not a reply to PING.
+    /// A RESP reply longer than this without a line end is not one of ours.
     private static let longestLine = 1 << 16
 
     private let wireProtocol: WireProtocol
-    private var knownGoodFrame: ByteBuffer?
+    private let operation: LoadOperation
+    /// The exact RESP reply the operation gets.
+    private let expectedRESP: ByteBuffer
+    private var knownGoodFrame: FrameTemplate?
 
-    init(protocol wireProtocol: WireProtocol) {
+    init(protocol wireProtocol: WireProtocol, operation: LoadOperation) {
         self.wireProtocol = wireProtocol
+        self.operation = operation
+        switch operation {
+        case .ping: expectedRESP = ByteBuffer(string: "+PONG\r\n")
+        case .get: expectedRESP = ByteBuffer(string: "$\(LoadOperation.value.utf8.count)\r\n\(LoadOperation.value)\r\n")
+        case .set: expectedRESP = ByteBuffer(string: "+OK\r\n")
+        }
     }
 
     /// Takes the next message off the front of `buffer`.
     mutating func next(_ buffer: inout ByteBuffer) -> ReplyOutcome {
         switch wireProtocol {
         case .jsonRPC(let decoder): return nextFrame(&buffer, decoder: decoder)
-        case .resp: return nextLine(&buffer)
+        case .resp: return nextRESP(&buffer)
         }
     }
 
@@ -52,7 +62,7 @@ struct ReplyScanner {
         case .tooLarge(let length):
             return .failure("a reply frame of \(length) bytes, more than the \(decoder.maximumFrameLength) the driver accepts")
         case .frame(let frame):
-            if let knownGoodFrame, frame == knownGoodFrame { return .reply }
+            if let knownGoodFrame, knownGoodFrame.matches(frame) { return .reply }
             return classify(frame)
         }
     }
@@ -77,32 +87,103 @@ struct ReplyScanner {
             case .failure(let error):
                 return .failure("an error reply: \(error.code) \(error.message)")
             case .success(let result):
-                guard result == .string("pong") else {
-                    return .failure("sidecar.ping answered \(JSONWriter.string(result)), expected \"pong\"")
+                if let problem = Self.problem(with: result, of: operation) {
+                    return .failure("\(operation.name(for: .sidecar)) answered \(JSONWriter.string(result)): \(problem)")
                 }
-                // Copied, so that holding it does not pin the channel's read buffer.
-                knownGoodFrame = ByteBuffer(bytes: frame.readableBytesView)
+                knownGoodFrame = FrameTemplate(frame: frame, revision: result["revision"]?.intValue)
                 return .reply
             }
         }
     }
 
+    /// What is wrong with a successful result, or `nil` when it is the right one.
+    private static func problem(with result: JSONValue, of operation: LoadOperation) -> String? {
+        switch operation {
+        case .ping:
+            return result == .string("pong") ? nil : "expected \"pong\""
+        case .get:
+            guard result["revision"]?.intValue != nil else { return "no integer \"revision\"" }
+            guard result["exists"] == .bool(true) else { return "expected \"exists\": true" }
+            return result["value"] == .string(LoadOperation.value) ? nil : "not the value the run set"
+        case .set:
+            return result["revision"]?.intValue != nil ? nil : "no integer \"revision\""
+        }
+    }
+
     // MARK: - RESP
 
-    private func nextLine(_ buffer: inout ByteBuffer) -> ReplyOutcome {
-        let pongLength = Self.pong.readableBytes
-        if buffer.readableBytes >= pongLength,
-            buffer.getSlice(at: buffer.readerIndex, length: pongLength) == Self.pong
+    private func nextRESP(_ buffer: inout ByteBuffer) -> ReplyOutcome {
+        let expectedLength = expectedRESP.readableBytes
+        let available = min(buffer.readableBytes, expectedLength)
+        if buffer.getSlice(at: buffer.readerIndex, length: available)
+            == expectedRESP.getSlice(at: expectedRESP.readerIndex, length: available)
         {
-            buffer.moveReaderIndex(forwardBy: pongLength)
+            guard available == expectedLength else { return .needMoreData }
+            buffer.moveReaderIndex(forwardBy: expectedLength)
             return .reply
         }
-        // Not PONG: read the whole line to say what it was. A PING is only ever answered by a
-        // simple string or an error, both one line.
+        // Not the expected reply: read its first line to say what it was (an error is one line).
         guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
-            return buffer.readableBytes < Self.longestLine ? .needMoreData : .failure("an unexpected reply: no line end in \(buffer.readableBytes) bytes")
+            return buffer.readableBytes < Self.longestLine
+                ? .needMoreData : .failure("an unexpected reply: no line end in \(buffer.readableBytes) bytes")
         }
         let line = buffer.readString(length: newline - buffer.readerIndex + 1) ?? ""
-        return .failure("an unexpected reply to PING: \(line.filter { $0 != "\r\n" && $0 != "\n" })")
+        return .failure("an unexpected reply to \(operation.name(for: .redis)): \(line.filter { $0 != "\r\n" && $0 != "\n" })")
+    }
+}
+
+/// The bytes of a reply known to be good, where the digits of its `"revision"` (if any) may
+/// differ in the replies that follow.
+struct FrameTemplate {
+    private let prefix: ByteBuffer
+    private let suffix: ByteBuffer
+    private let digitsMayVary: Bool
+
+    /// - Parameters:
+    ///   - frame: a reply that a full decode has accepted.
+    ///   - revision: its result's `"revision"`, whose digits then become a wildcard; when the
+    ///     frame does not spell it `"revision":<digits>`, the template is the exact frame.
+    init(frame: ByteBuffer, revision: Int64?) {
+        // Copied, so that holding it does not pin the channel's read buffer.
+        let bytes = Array(frame.readableBytesView)
+        if let revision, let range = Self.range(of: Array("\"revision\":\(revision)".utf8), in: bytes) {
+            let digitsStart = range.upperBound - String(revision).utf8.count
+            prefix = ByteBuffer(bytes: bytes[..<digitsStart])
+            suffix = ByteBuffer(bytes: bytes[range.upperBound...])
+            digitsMayVary = true
+        } else {
+            prefix = ByteBuffer(bytes: bytes)
+            suffix = ByteBuffer()
+            digitsMayVary = false
+        }
+    }
+
+    /// Whether `frame` is the template with, at most, other revision digits.
+    func matches(_ frame: ByteBuffer) -> Bool {
+        guard digitsMayVary else { return frame == prefix }
+        let digitCount = frame.readableBytes - prefix.readableBytes - suffix.readableBytes
+        guard digitCount >= 1, digitCount <= 19,
+            frame.getSlice(at: frame.readerIndex, length: prefix.readableBytes) == prefix,
+            frame.getSlice(at: frame.writerIndex - suffix.readableBytes, length: suffix.readableBytes) == suffix
+        else { return false }
+        let digitsStart = frame.readerIndex + prefix.readableBytes
+        return frame.withUnsafeReadableBytes { bytes in
+            let base = digitsStart - frame.readerIndex
+            for offset in base..<(base + digitCount) where !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset]) {
+                return false
+            }
+            return true
+        }
+    }
+
+    private static func range(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
+        guard needle.count <= haystack.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+            // A longer number with the same leading digits is not this revision.
+            let end = start + needle.count
+            if end < haystack.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(haystack[end]) { continue }
+            return start..<end
+        }
+        return nil
     }
 }
