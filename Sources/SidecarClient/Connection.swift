@@ -21,7 +21,8 @@ struct Connection: Sendable {
     static func open(
         path: String,
         configuration: SidecarClient.Configuration,
-        notifications: AsyncStream<RPCNotification>.Continuation
+        notifications: AsyncStream<RPCNotification>.Continuation,
+        intercept: (@Sendable (RPCNotification) -> Bool)? = nil
     ) async throws(SidecarClientError) -> Connection {
         let maximumFrameLength = configuration.maximumFrameLength
         let logger = configuration.logger
@@ -33,7 +34,7 @@ struct Connection: Sendable {
                         let closed = channel.eventLoop.makePromise(of: RPCError?.self)
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(ClientFrameDecoder(maximumFrameLength: maximumFrameLength)),
-                            RPCClientHandler(closed: closed, notifications: notifications, logger: logger)
+                            RPCClientHandler(closed: closed, notifications: notifications, intercept: intercept, logger: logger)
                         )
                         return Connection(channel: channel, closed: closed.futureResult)
                     }

@@ -24,18 +24,24 @@ final class RPCClientHandler: ChannelDuplexHandler {
     private var connectionError: RPCError?
     private let closed: EventLoopPromise<RPCError?>
     private let notifications: AsyncStream<RPCNotification>.Continuation
+    /// Sees each notification first; when it returns `true` the notification was delivered
+    /// elsewhere (a state subscription) and is not put on `notifications`.
+    private let intercept: (@Sendable (RPCNotification) -> Bool)?
     private let logger: Logger
 
     /// - Parameters:
     ///   - closed: completed when the connection ends, with the daemon's connection-level error if any.
     ///   - notifications: where server notifications go.
+    ///   - intercept: sees each notification first and returns `true` when it took it.
     init(
         closed: EventLoopPromise<RPCError?>,
         notifications: AsyncStream<RPCNotification>.Continuation,
+        intercept: (@Sendable (RPCNotification) -> Bool)? = nil,
         logger: Logger
     ) {
         self.closed = closed
         self.notifications = notifications
+        self.intercept = intercept
         self.logger = logger
     }
 
@@ -149,6 +155,7 @@ final class RPCClientHandler: ChannelDuplexHandler {
         case .batch(let responses):
             for response in responses { complete(response) }
         case .notification(let notification):
+            if let intercept, intercept(notification) { return }
             notifications.yield(notification)
         }
     }

@@ -40,6 +40,9 @@ public actor SidecarClient {
     public nonisolated let notifications: AsyncStream<RPCNotification>
 
     private nonisolated let notificationSink: AsyncStream<RPCNotification>.Continuation
+    /// The live `state.subscribe` streams: routes `state.changed` to them, and tells them when
+    /// the connection they subscribed on is gone.
+    nonisolated let stateSubscriptions: StateSubscriptionRegistry
     private var machine: ConnectionStateMachine<Connection, ConnectionWaiter>
     private var nextRequestID: Int64 = 1
     private var nextWaiterID = 0
@@ -77,9 +80,15 @@ public actor SidecarClient {
             of: RPCNotification.self,
             bufferingPolicy: .bufferingNewest(max(1, configuration.notificationBufferSize))
         )
+        let registry = StateSubscriptionRegistry()
         let connection: Connection
         do {
-            connection = try await Connection.open(path: path, configuration: configuration, notifications: sink)
+            connection = try await Connection.open(
+                path: path,
+                configuration: configuration,
+                notifications: sink,
+                intercept: registry.route
+            )
         } catch {
             sink.finish()
             throw error
@@ -89,7 +98,8 @@ public actor SidecarClient {
             configuration: configuration,
             connection: connection,
             notifications: notifications,
-            sink: sink
+            sink: sink,
+            stateSubscriptions: registry
         )
         await client.watch(connection, generation: 0)
         return client
@@ -129,8 +139,10 @@ public actor SidecarClient {
         configuration: Configuration,
         connection: Connection,
         notifications: AsyncStream<RPCNotification>,
-        sink: AsyncStream<RPCNotification>.Continuation
+        sink: AsyncStream<RPCNotification>.Continuation,
+        stateSubscriptions: StateSubscriptionRegistry
     ) {
+        self.stateSubscriptions = stateSubscriptions
         self.path = path
         self.configuration = configuration
         self.notifications = notifications
@@ -162,6 +174,7 @@ public actor SidecarClient {
             waiter.continuation.resume(throwing: SidecarClientError.clientClosed)
         }
         notificationSink.finish()
+        stateSubscriptions.connectionLost()
         if let connection {
             try? await connection.channel.close()
         }
@@ -405,6 +418,11 @@ public actor SidecarClient {
     }
 
     private func connectionLost(generation: Int, reason: RPCError?) {
+        if machine.currentGeneration == generation {
+            // Their subscriptions ended with the connection; they subscribe again (and wait
+            // for the reconnect, or fail with it).
+            stateSubscriptions.connectionLost()
+        }
         switch machine.connectionLost(generation: generation, reason: reason) {
         case .none:
             break
@@ -435,7 +453,8 @@ public actor SidecarClient {
                 let connection = try await Connection.open(
                     path: path,
                     configuration: configuration,
-                    notifications: notificationSink
+                    notifications: notificationSink,
+                    intercept: stateSubscriptions.route
                 )
                 reconnected(connection)
                 return

@@ -15,6 +15,10 @@ struct Sidecarctl: AsyncParsableCommand {
             call times out or loses its connection; 2 when no connection can be made; \
             64 when the command line is invalid (including PARAMS_JSON that is not JSON).
             """,
-        subcommands: [CallCommand.self, PingCommand.self, StatusCommand.self, MethodsCommand.self]
+        subcommands: [
+            CallCommand.self, PingCommand.self, StatusCommand.self, MethodsCommand.self,
+            GetCommand.self, SetCommand.self, MergeCommand.self, PatchCommand.self, DeleteCommand.self,
+            QueryCommand.self, HistoryCommand.self, RevertCommand.self, WatchCommand.self,
+        ]
     )
 }
