@@ -4,20 +4,20 @@ import SidecarState
 /// The `state.*` methods: the shared app state document (see PROTOCOL.md, "State").
 enum StateMethods {
     static func register(into router: inout MethodRouter, state: StateService) {
-        router.register("state.get", .waiting { context in
+        router.register("state.get", .ordered { context in
             let path = try pointer(context.params, "path")
             let (value, revision) = await state.get(path)
             return ["value": value ?? .null, "revision": .int(revision), "exists": .bool(value != nil)]
         })
-        router.register("state.set", .waiting { context in
+        router.register("state.set", .ordered { context in
             let edit = StateEdit.set(try pointer(context.params, "path"), try context.params.required("value"))
             return try await apply(edit, context: context, state: state)
         })
-        router.register("state.merge", .waiting { context in
+        router.register("state.merge", .ordered { context in
             let edit = StateEdit.merge(try pointer(context.params, "path"), try context.params.required("value"))
             return try await apply(edit, context: context, state: state)
         })
-        router.register("state.patch", .waiting { context in
+        router.register("state.patch", .ordered { context in
             let base = try context.params.value("path") == nil ? JSONPointer.root : try pointer(context.params, "path")
             let patch: JSONPatch
             do {
@@ -27,12 +27,12 @@ enum StateMethods {
             }
             return try await apply(.patch(patch, base: base), context: context, state: state)
         })
-        router.register("state.delete", .waiting { context in
+        router.register("state.delete", .ordered { context in
             let path = try pointer(context.params, "path")
             let result = try await apply(.delete(path), context: context, state: state, reportExisted: true)
             return result
         })
-        router.register("state.query", .waiting { context in
+        router.register("state.query", .ordered { context in
             let selector = try context.params.string("selector")
             let path: JSONPath
             do {
@@ -43,7 +43,7 @@ enum StateMethods {
             let (values, paths, revision) = await state.query(path)
             return ["values": .array(values), "paths": .array(paths.map(JSONValue.string)), "revision": .int(revision)]
         })
-        router.register("state.subscribe", .waiting { context in
+        router.register("state.subscribe", .ordered { context in
             let selector = try selector(context.params)
             let fireImmediately = try context.params.bool("fireImmediately", default: true)
             let connection = context.connection
@@ -56,19 +56,19 @@ enum StateMethods {
             if fireImmediately { result["value"] = value }
             return .object(result)
         })
-        router.register("state.unsubscribe", .waiting { context in
+        router.register("state.unsubscribe", .ordered { context in
             let id = try context.params.requiredInt("subscription", range: 0...Int64.max)
             let removed = await state.unsubscribe(UInt64(id), connectionID: context.connection.info.id)
             return ["unsubscribed": .bool(removed)]
         })
-        router.register("state.history", .waiting { context in
+        router.register("state.history", .ordered { context in
             let path = try context.params.value("path") == nil ? nil : try pointer(context.params, "path")
             let limit = try context.params.int("limit", default: 100, range: 1...10_000)
             let before = try context.params.optionalInt("beforeRevision")
             let changes = try await state.history(path: path, limit: Int(limit), beforeRevision: before)
             return ["changes": .array(changes.map(\.jsonValue))]
         })
-        router.register("state.revert", .waiting { context in
+        router.register("state.revert", .ordered { context in
             let target = try context.params.requiredInt("toRevision", range: Int64.min...Int64.max)
             do {
                 let change = try await state.revert(to: target, action: try context.params.optionalString("action"))

@@ -33,6 +33,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var outputBuffer = ByteBuffer()
     private var isReading = false
     private var lastRoute: (method: String, route: MethodRouter.Route)?
+    /// Whether an `ordered` request of this connection is running, and those waiting their turn.
+    private var orderedRequestRunning = false
+    private var orderedBacklog: [() -> Void] = []
     /// When the request being handled began: one clock read per request, not two.
     private var clockMark = NIODeadline.now()
     /// Waiting handlers started and not yet answered.
@@ -240,6 +243,39 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 completion: completion
             )
             return nil
+        case .ordered(let run):
+            guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
+            let routeIndex = route.index
+            let start = { [self] in
+                startWaiting(
+                    request,
+                    routeIndex: routeIndex,
+                    run: run,
+                    requestContext: requestContext,
+                    started: started,
+                    context: context,
+                    completion: { [self] response in
+                        completion(response)
+                        orderedRequestFinished()
+                    }
+                )
+            }
+            if orderedRequestRunning {
+                orderedBacklog.append(start)
+            } else {
+                orderedRequestRunning = true
+                start()
+            }
+            return nil
+        }
+    }
+
+    /// Starts the next `ordered` request of this connection, if one is waiting its turn.
+    private func orderedRequestFinished() {
+        if orderedBacklog.isEmpty {
+            orderedRequestRunning = false
+        } else {
+            orderedBacklog.removeFirst()()
         }
     }
 

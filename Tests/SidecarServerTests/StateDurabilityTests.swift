@@ -1,0 +1,88 @@
+import Glibc
+import SidecarProtocol
+import SidecarTestSupport
+import Testing
+
+/// The state survives `kill -9`; the history keeps what `--history-limit` says.
+@Suite("State durability and history retention", .timeLimit(.minutes(2)))
+struct StateDurabilityTests {
+    @Test("every acknowledged write survives kill -9, and revisions continue after the restart")
+    func survivesKill() throws {
+        try withDaemon { daemon in
+            let count = 200
+            var expected: JSONObject = [:]
+            do {
+                let connection = try daemon.connect()
+                // Half one by one, half pipelined (group commit): each acknowledged before the kill.
+                for index in 0..<count / 2 {
+                    let reply = try connection.result("state.set", ["path": .string("/items/k\(index)"), "value": .int(Int64(index))])
+                    #expect(reply["revision"] == .int(Int64(index + 1)))
+                    expected["k\(index)"] = .int(Int64(index))
+                }
+                var bytes: [UInt8] = []
+                for index in count / 2..<count {
+                    bytes += WireFrame.bytes(RPC.request("state.set", params: ["path": .string("/items/k\(index)"), "value": .int(Int64(index))],
+                                                         id: .int(Int64(index))))
+                    expected["k\(index)"] = .int(Int64(index))
+                }
+                try connection.write(bytes)
+                for _ in count / 2..<count {
+                    #expect(try connection.readMessage()["result"]?["revision"] != nil)
+                }
+            }
+            let status = try daemon.stop(signal: SIGKILL)
+            #expect(status == .signaled(SIGKILL), "\(status)")
+
+            try daemon.restart()
+            try daemon.waitUntilReady()
+            let connection = try daemon.connectAdmitted()
+            let document = try connection.result("state.get", ["path": "/items"])
+            #expect(document["revision"] == .int(Int64(count)))
+            #expect(document["value"] == .object(expected), "lost writes after kill -9")
+            #expect(try connection.result("state.set", ["path": "/after", "value": true]) == ["revision": .int(Int64(count + 1))])
+            let newest = try connection.result("state.history", ["limit": 2])["changes"]?.arrayValue
+            #expect(newest?.map { $0["revision"] } == [.int(Int64(count + 1)), .int(Int64(count))])
+        }
+    }
+
+    @Test("a revert made before kill -9 is there after the restart")
+    func revertSurvivesKill() throws {
+        try withDaemon { daemon in
+            let connection = try daemon.connect()
+            _ = try connection.result("state.set", ["path": "/a", "value": 1])
+            _ = try connection.result("state.set", ["path": "/a", "value": 2])
+            #expect(try connection.result("state.revert", ["toRevision": 1]) == ["revision": 3])
+            try daemon.stop(signal: SIGKILL)
+            try daemon.restart()
+            try daemon.waitUntilReady()
+            let again = try daemon.connectAdmitted()
+            #expect(try again.result("state.get", ["path": ""]) == ["value": ["a": 1], "revision": 3, "exists": true])
+            #expect(try again.result("state.revert", ["toRevision": 2]) == ["revision": 4])
+            #expect(try again.result("state.get", ["path": "/a"])["value"] == 2)
+        }
+    }
+
+    @Test("--history-limit 5: after 150 changes the history is trimmed, newest first, and revert to 1 is -32004")
+    func historyRetention() throws {
+        try withDaemon(["--history-limit", "5"]) { daemon in
+            let connection = try daemon.connect()
+            for index in 1...150 {
+                _ = try connection.result("state.set", ["path": "/counter", "value": .int(Int64(index))])
+            }
+            let changes = try #require(try connection.result("state.history", ["limit": 10_000])["changes"]?.arrayValue)
+            let revisions = changes.compactMap { $0["revision"]?.intValue }
+            #expect(revisions.count == changes.count)
+            #expect(revisions.count >= 5 && revisions.count < 100, "\(revisions.count) changes kept with --history-limit 5")
+            #expect(revisions.first == 150)
+            #expect(revisions == revisions.sorted(by: >), "not newest first: \(revisions)")
+            #expect(revisions == Array((151 - Int64(revisions.count)...150).reversed()), "trimmed from the oldest: \(revisions)")
+
+            let error = try connection.error("state.revert", ["toRevision": 1], code: -32004)
+            #expect(error["message"]?.stringValue?.isEmpty == false)
+            #expect(try connection.result("state.get", ["path": "/counter"]) == ["value": 150, "revision": 150, "exists": true])
+            // A revision still in the history can be reached.
+            #expect(try connection.result("state.revert", ["toRevision": 148]) == ["revision": 151])
+            #expect(try connection.result("state.get", ["path": "/counter"])["value"] == 148)
+        }
+    }
+}
