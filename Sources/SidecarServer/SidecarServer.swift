@@ -85,7 +85,6 @@ public final class SidecarServer: Service, Sendable {
     private func serve() async throws {
         let listener = try await listen()
         let channel = listener.channel
-        introspection.listening(on: listener.path, activated: listener.activated)
         logger.info(
             "listening on \(listener.path)",
             metadata: ["activated": "\(listener.activated)", "pid": "\(getpid())"]
@@ -179,12 +178,16 @@ public final class SidecarServer: Service, Sendable {
     private func listen() async throws -> Listener {
         let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = makeBootstrap(quiescing: quiescing)
+        // Where the server listens is recorded before the first connection can be accepted:
+        // under socket activation a client is usually already waiting, and may ask at once.
         if let descriptor = try SocketActivation.takeListeningSocket() {
-            let channel = try await bootstrap.withBoundSocket(descriptor).get()
             let path = SocketActivation.boundPath(of: descriptor) ?? configuration.socketPath
+            introspection.listening(on: path, activated: true)
+            let channel = try await bootstrap.withBoundSocket(descriptor).get()
             return Listener(channel: channel, path: path, activated: true, quiescing: quiescing)
         }
         let path = configuration.socketPath
+        introspection.listening(on: path, activated: false)
         try await SocketFile.prepare(path, group: group)
         let channel: any Channel
         do {

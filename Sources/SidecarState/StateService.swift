@@ -31,6 +31,8 @@ public actor StateService {
         public var historyLimit: Int = 10_000
         /// How often (in changes) the whole document is written, to bound start-up replay.
         public var snapshotInterval: Int = 100
+        /// Subtrees kept in memory only (`--ephemeral`).
+        public var ephemeral = EphemeralPaths()
 
         public init() {}
     }
@@ -114,11 +116,14 @@ public actor StateService {
     private func commit(_ change: StateChange) async throws {
         notifySubscribers(of: change)
         // Typed: JSONValue is ExpressibleByNilLiteral, so a bare `nil` here would be JSON null.
-        let snapshot: JSONValue? = change.revision % Int64(configuration.snapshotInterval) == 0 ? document.root : .none
+        let ephemeral = configuration.ephemeral
+        let snapshot: JSONValue? =
+            change.revision % Int64(configuration.snapshotInterval) == 0 ? ephemeral.storable(document: document.root) : .none
+        let stored = ephemeral.storable(change)
         let historyLimit = configuration.historyLimit
         do {
             try await database.write { db in
-                try StateStorage.record(change, snapshot: snapshot, historyLimit: historyLimit, in: db)
+                try StateStorage.record(stored, snapshot: snapshot, historyLimit: historyLimit, in: db)
             }
         } catch {
             storageFailure = "the state could not be stored (\(error)); restart the daemon"

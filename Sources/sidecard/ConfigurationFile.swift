@@ -18,6 +18,7 @@ struct ConfigurationFile {
         "db-readers": "integer",
         "slow-query-ms": "integer",
         "history-limit": "integer",
+        "state": "table with 'ephemeral = [\"/path\", ...]'",
     ]
 
     let path: String
@@ -78,6 +79,25 @@ struct ConfigurationFile {
         return try array.map { element in
             guard let int = element.int else { throw typeError(key) }
             return int
+        }
+    }
+
+    /// `[state] ephemeral = ["/ui/hover", ...]`: the state paths kept in memory only.
+    func stateEphemeral() throws -> [String]? {
+        guard let value = table["state"] else { return nil }
+        guard let state = value.table else { throw typeError("state") }
+        for key in state.keys where key != "ephemeral" {
+            throw ConfigurationError("\(path): unknown key 'state.\(key)'; the [state] table knows 'ephemeral'")
+        }
+        guard let ephemeral = state["ephemeral"] else { return nil }
+        guard let array = ephemeral.array else {
+            throw ConfigurationError("\(path): 'state.ephemeral' must be an array of JSON Pointer strings")
+        }
+        return try array.map { element in
+            guard let string = element.string else {
+                throw ConfigurationError("\(path): 'state.ephemeral' must be an array of JSON Pointer strings")
+            }
+            return string
         }
     }
 

@@ -70,6 +70,14 @@ struct DaemonSettings {
 
         var state = StateService.Configuration()
         state.historyLimit = try Self.positive("history-limit", flags.historyLimit ?? file?.int("history-limit") ?? state.historyLimit)
+        let ephemeralTexts = flags.ephemeral.isEmpty ? (try file?.stateEphemeral() ?? []) : flags.ephemeral
+        state.ephemeral = EphemeralPaths(try ephemeralTexts.map { text in
+            do {
+                return try JSONPointer(text)
+            } catch {
+                throw ConfigurationError("ephemeral: \(error)")
+            }
+        })
         self.state = state
     }
 

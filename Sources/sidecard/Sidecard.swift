@@ -77,6 +77,11 @@ struct Sidecard: AsyncParsableCommand {
     var historyLimit: Int?
 
     @Option(name: .long, help: ArgumentHelp(
+        "Keep this state subtree in memory only: same over RPC, never written to disk, empty after a restart (repeatable; config [state] ephemeral = [...]).",
+        valueName: "pointer"))
+    var ephemeral: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
         "trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel: String?
 

@@ -62,6 +62,43 @@ struct StateDurabilityTests {
         }
     }
 
+    @Test("--ephemeral: the subtree behaves the same over RPC but starts empty after a restart; revisions go on")
+    func ephemeralPaths() throws {
+        try withDaemon(["--ephemeral", "/ui/hover"]) { daemon in
+            let connection = try daemon.connect()
+            _ = try connection.result("state.set", ["path": "/ui/hover", "value": ["x": 1]])
+            _ = try connection.result("state.set", ["path": "/ui", "value": ["theme": "light", "hover": ["x": 2]]])
+            #expect(try connection.result("state.get", ["path": "/ui"])["value"] == ["theme": "light", "hover": ["x": 2]])
+            try daemon.stop(signal: SIGKILL)
+            try daemon.restart()
+            try daemon.waitUntilReady()
+            let again = try daemon.connectAdmitted()
+            #expect(try again.result("state.get", ["path": "/ui"]) == ["value": ["theme": "light"], "revision": 2, "exists": true])
+            #expect(try again.result("state.set", ["path": "/ui/hover", "value": 3]) == ["revision": 3])
+        }
+    }
+
+    @Test("[state] ephemeral in config.toml marks ephemeral paths; a bad pointer there stops the daemon")
+    func ephemeralFromConfig() throws {
+        try withTemporaryDirectory { directory in
+            try directory.write("[state]\nephemeral = [\"/progress\"]\n", to: "config.toml")
+            try withDaemon(["--config", directory.file("config.toml")]) { daemon in
+                let connection = try daemon.connect()
+                _ = try connection.result("state.set", ["path": "/progress", "value": 0.5])
+                _ = try connection.result("state.set", ["path": "/kept", "value": true])
+                try daemon.stop(signal: SIGKILL)
+                try daemon.restart()
+                try daemon.waitUntilReady()
+                let again = try daemon.connectAdmitted()
+                #expect(try again.result("state.get", ["path": ""])["value"] == ["kept": true])
+            }
+            try directory.write("[state]\nephemeral = [\"no-slash\"]\n", to: "bad.toml")
+            let bad = try DaemonProcess(in: directory, socketPath: directory.file("bad.sock"), arguments: ["--config", directory.file("bad.toml")])
+            #expect(bad.waitForExit(timeout: 10) == .exited(1))
+            #expect(bad.standardError.contains("ephemeral"), "\(bad.standardError)")
+        }
+    }
+
     @Test("--history-limit 5: after 150 changes the history is trimmed, newest first, and revert to 1 is -32004")
     func historyRetention() throws {
         try withDaemon(["--history-limit", "5"]) { daemon in
