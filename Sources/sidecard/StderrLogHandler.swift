@@ -20,15 +20,10 @@ struct StderrLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(
-        level: Logger.Level,
-        message: Logger.Message,
-        metadata eventMetadata: Logger.Metadata?,
-        source: String,
-        file: String,
-        function: String,
-        line sourceLine: UInt
-    ) {
+    func log(event: LogEvent) {
+        let level = event.level
+        let message = event.message
+        let eventMetadata = event.metadata
         var line = journal ? "<\(Self.syslogPriority(level))>" : "\(SystemInterface.timestamp()) \(level): "
         line += message.description
         let merged = metadata.merging(eventMetadata ?? [:]) { _, new in new }
