@@ -42,7 +42,12 @@ public actor StateService {
 
     private let database: SidecarDatabase
     private let configuration: Configuration
-    private var document: StateDocument
+    private var document: StateDocument {
+        didSet { published.withLock { $0 = document } }
+    }
+    /// The document as of the last applied change, readable without entering the actor:
+    /// `state.get` is answered from it on the connection's event loop.
+    private nonisolated let published: Locked<StateDocument>
     private var subscriptions = StateSubscriptions<StateSubscriber>()
     /// Set when a change could not be stored: memory and disk may differ, so no more changes are taken.
     private var storageFailure: String?
@@ -51,7 +56,16 @@ public actor StateService {
     public init(database: SidecarDatabase, configuration: Configuration = Configuration()) async throws {
         self.database = database
         self.configuration = configuration
-        self.document = try await database.read { db in try StateStorage.load(db) }
+        let loaded = try await database.read { db in try StateStorage.load(db) }
+        self.published = Locked(loaded)
+        self.document = loaded
+    }
+
+    /// `state.get` without entering the actor: the value at `path` in the latest applied
+    /// document, and its revision.
+    public nonisolated func currentValue(at path: JSONPointer) -> (value: JSONValue?, revision: Int64) {
+        let document = published.withLock { $0 }
+        return (document.value(at: path), document.revision)
     }
 
     /// The current revision.

@@ -4,9 +4,9 @@ import SidecarState
 /// The `state.*` methods: the shared app state document (see PROTOCOL.md, "State").
 enum StateMethods {
     static func register(into router: inout MethodRouter, state: StateService) {
-        router.register("state.get", .ordered { context in
+        router.register("state.get", .orderedImmediate { context in
             let path = try pointer(context.params, "path")
-            let (value, revision) = await state.get(path)
+            let (value, revision) = state.currentValue(at: path)
             return ["value": value ?? .null, "revision": .int(revision), "exists": .bool(value != nil)]
         })
         router.register("state.set", .ordered { context in

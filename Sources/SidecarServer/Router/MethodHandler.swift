@@ -12,4 +12,7 @@ public enum MethodHandler: Sendable {
     case immediate(@Sendable (RequestContext) throws -> JSONValue)
     case waiting(@Sendable (RequestContext) async throws -> JSONValue)
     case ordered(@Sendable (RequestContext) async throws -> JSONValue)
+    /// An `ordered` method that answers from memory: it runs on the event loop at once, unless
+    /// an `ordered` request of the same connection is still running, and then right after it.
+    case orderedImmediate(@Sendable (RequestContext) throws -> JSONValue)
 }

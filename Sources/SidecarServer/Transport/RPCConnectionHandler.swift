@@ -223,14 +223,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         let requestContext = RequestContext(method: request.method, params: Params(request.params), connection: handle)
         switch route.handler {
         case .immediate(let run):
-            let outcome: Result<JSONValue, RPCError>
-            do {
-                outcome = .success(try run(requestContext))
-            } catch {
-                outcome = .failure(rpcError(from: error, method: request.method))
-            }
-            record(request, routeIndex: route.index, started: started, error: outcome.errorCode)
-            return Immediate(response: request.id.map { RPCResponse(id: $0, outcome: outcome) })
+            return Immediate(response: runImmediately(run, request: request, requestContext: requestContext, routeIndex: route.index, started: started))
         case .waiting(let run):
             guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
             startWaiting(
@@ -267,7 +260,35 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 start()
             }
             return nil
+        case .orderedImmediate(let run):
+            guard orderedRequestRunning else {
+                return Immediate(response: runImmediately(run, request: request, requestContext: requestContext, routeIndex: route.index, started: started))
+            }
+            let routeIndex = route.index
+            orderedBacklog.append { [self] in
+                completion(runImmediately(run, request: request, requestContext: requestContext, routeIndex: routeIndex, started: started))
+                orderedRequestFinished()
+            }
+            return nil
         }
+    }
+
+    /// Runs a handler that answers from memory, on the loop, and records it.
+    private func runImmediately(
+        _ run: (RequestContext) throws -> JSONValue,
+        request: RPCRequest,
+        requestContext: RequestContext,
+        routeIndex: Int,
+        started: NIODeadline
+    ) -> RPCResponse? {
+        let outcome: Result<JSONValue, RPCError>
+        do {
+            outcome = .success(try run(requestContext))
+        } catch {
+            outcome = .failure(rpcError(from: error, method: request.method))
+        }
+        record(request, routeIndex: routeIndex, started: started, error: outcome.errorCode)
+        return request.id.map { RPCResponse(id: $0, outcome: outcome) }
     }
 
     /// Starts the next `ordered` request of this connection, if one is waiting its turn.
