@@ -122,8 +122,46 @@ final class GroupCommitter: Sendable {
     }
 
     /// Runs `batch` in one transaction and answers its callers.
+    ///
+    /// Writes rarely fail, so the batch first runs without a savepoint per write (one statement
+    /// each instead of three). Only when a write throws is that transaction rolled back and the
+    /// batch run again write by write in savepoints, so that the failure stays its own.
     /// - Returns: writes to run again because SQLite aborted the transaction under them.
     private func commit(_ batch: [PendingWrite], _ db: Database) -> [PendingWrite] {
+        if commitOptimistically(batch, db) { return [] }
+        return commitInSavepoints(batch, db)
+    }
+
+    /// Runs `batch` in one transaction without savepoints and answers its callers.
+    /// - Returns: `false`, with nothing committed or answered, when a write threw or the
+    ///   transaction could not begin; the caller then takes the careful path.
+    private func commitOptimistically(_ batch: [PendingWrite], _ db: Database) -> Bool {
+        guard batch.count > 1 else { return false }  // one write gains nothing from it
+        let began = ContinuousClock.now
+        do {
+            try db.beginTransaction(.immediate)
+        } catch {
+            return false
+        }
+        var acknowledgements: [@Sendable () -> Void] = []
+        acknowledgements.reserveCapacity(batch.count)
+        do {
+            for write in batch {
+                acknowledgements.append(try write.run(db))
+            }
+            try db.commit()
+        } catch {
+            if db.isInsideTransaction { try? db.rollback() }
+            return false
+        }
+        instrumentation.recordWriteWaits(batch.lazy.filter { !$0.isRetry }.map { began - $0.enqueuedAt })
+        instrumentation.recordTransaction(succeeded: true, committed: batch.count, failed: 0, busy: .now - began)
+        for acknowledge in acknowledgements { acknowledge() }
+        return true
+    }
+
+    /// Runs `batch` in one transaction, each write in its own savepoint, and answers its callers.
+    private func commitInSavepoints(_ batch: [PendingWrite], _ db: Database) -> [PendingWrite] {
         let began = ContinuousClock.now
         instrumentation.recordWriteWaits(batch.lazy.filter { !$0.isRetry }.map { began - $0.enqueuedAt })
 
