@@ -61,8 +61,8 @@ public actor StateService {
         self.document = loaded
     }
 
-    /// `state.get` without entering the actor: the value at `path` in the latest applied
-    /// document, and its revision.
+    /// `state.get`, without entering the actor: the value at `path` (or `nil`) in the latest
+    /// applied document, and its revision.
     public nonisolated func currentValue(at path: JSONPointer) -> (value: JSONValue?, revision: Int64) {
         let document = published.withLock { $0 }
         return (document.value(at: path), document.revision)
@@ -72,11 +72,6 @@ public actor StateService {
     public var revision: Int64 { document.revision }
 
     // MARK: - Reading
-
-    /// `state.get`: the value at `path` (or `nil`) and the revision it was read at.
-    public func get(_ path: JSONPointer) -> (value: JSONValue?, revision: Int64) {
-        (document.value(at: path), document.revision)
-    }
 
     /// `state.query`: the values a JSONPath selects, with their normalized paths.
     public func query(_ path: JSONPath) -> (values: [JSONValue], paths: [String], revision: Int64) {
