@@ -36,9 +36,10 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM refuses with a
+        // warning on every build; the header is in the default include path and the module map links it.
         .systemLibrary(
             name: "CHiredis",
-            pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
 
@@ -56,6 +57,7 @@ let package = Package(
             dependencies: [
                 "SidecarProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -64,8 +66,26 @@ let package = Package(
             dependencies: [
                 "SidecarProtocol",
                 "SidecarStore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: hotPathSettings
+        ),
+        .target(
+            name: "SidecarRedis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SidecarCache",
+            dependencies: [
+                "SidecarProtocol",
+                "SidecarRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Collections", package: "swift-collections"),
             ],
             swiftSettings: hotPathSettings
         ),
@@ -103,6 +123,7 @@ let package = Package(
             name: "sidecard",
             dependencies: [
                 "SidecarServer",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 "SidecarState",
                 "SidecarStore",
                 "CSystemd",
@@ -163,6 +184,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "SidecarRedisTests",
+            dependencies: ["SidecarRedis", "SidecarTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "SidecarCacheTests", dependencies: ["SidecarCache", "SidecarRedis", "SidecarProtocol", "SidecarTestSupport"]),
         .testTarget(name: "SidecarStateTests", dependencies: ["SidecarState", "SidecarStore", "SidecarProtocol"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarClient", "SidecarProtocol", "SidecarTestSupport"]),
     ]
