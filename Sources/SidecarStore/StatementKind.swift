@@ -16,18 +16,33 @@ public enum StatementKind: String, Sendable, CaseIterable {
     /// reads the text in place without allocating.
     public init(sql: String) {
         var sql = sql
-        self = sql.withUTF8 { bytes in
-            var scanner = SQLKeywordScanner(bytes: bytes)
-            guard let first = scanner.nextWord(outsideParenthesesOnly: false) else { return .other }
-            if let kind = StatementKind(verb: first, in: bytes) { return kind }
-            guard scanner.word(first, in: bytes, is: "WITH") else { return .other }
-            // The common table expressions sit inside parentheses; the statement they
-            // introduce is the first verb outside them.
-            while let word = scanner.nextWord(outsideParenthesesOnly: true) {
-                if let kind = StatementKind(verb: word, in: bytes) { return kind }
-            }
-            return .other
+        self = sql.withUTF8 { StatementKind(utf8: $0) }
+    }
+
+    /// The kind of the statement whose UTF-8 text is `bytes` (SQLite's own copy of it, read in place).
+    public init(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        var scanner = SQLKeywordScanner(bytes: bytes)
+        guard let first = scanner.nextWord(outsideParenthesesOnly: false) else {
+            self = .other
+            return
         }
+        if let kind = StatementKind(verb: first, in: bytes) {
+            self = kind
+            return
+        }
+        guard scanner.word(first, in: bytes, is: "WITH") else {
+            self = .other
+            return
+        }
+        // The common table expressions sit inside parentheses; the statement they
+        // introduce is the first verb outside them.
+        while let word = scanner.nextWord(outsideParenthesesOnly: true) {
+            if let kind = StatementKind(verb: word, in: bytes) {
+                self = kind
+                return
+            }
+        }
+        self = .other
     }
 
     private static let verbs: [(keyword: String, kind: StatementKind)] = [
