@@ -22,6 +22,8 @@ public final class SidecarServer: Service, Sendable {
     public let configuration: ServerConfiguration
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
+    /// Whether `run()` shuts the group down (it made it).
+    private let ownsGroup: Bool
     private let metrics: ServerMetrics
     private let router: MethodRouter
     private let introspection: ServerIntrospection
@@ -38,8 +40,13 @@ public final class SidecarServer: Service, Sendable {
     ///   - hasPendingWork: whether a service still has work that must keep the daemon up
     ///     (checked before an idle exit).
     ///   - registerMethods: binds the services' methods to the router.
+    ///   - eventLoopGroup: the loops that serve the connections, shared with the services
+    ///     (``StateService`` owns its document on one of them); the caller shuts it down after
+    ///     `run()` returns. Without one the server makes its own with `configuration.threads`
+    ///     threads and shuts it down itself.
     public init(
         configuration: ServerConfiguration,
+        eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
         logger: Logger,
         events: ServerEvents = ServerEvents(),
         services: SidecarServices? = nil,
@@ -50,7 +57,8 @@ public final class SidecarServer: Service, Sendable {
         self.logger = logger
         self.events = events
         self.hasPendingWork = hasPendingWork
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        self.ownsGroup = eventLoopGroup == nil
+        self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         let metrics = ServerMetrics(eventLoops: Array(group.makeIterator()))
         self.metrics = metrics
         let introspection = ServerIntrospection(configuration: configuration, metrics: metrics, services: services)
@@ -74,11 +82,11 @@ public final class SidecarServer: Service, Sendable {
         do {
             try await serve()
         } catch {
-            try? await group.shutdownGracefully()
+            if ownsGroup { try? await group.shutdownGracefully() }
             throw error
         }
         // Only once everything that holds the loops (the listener, its quiescing helper) is gone.
-        try await group.shutdownGracefully()
+        if ownsGroup { try await group.shutdownGracefully() }
         logger.info("stopped")
     }
 

@@ -22,6 +22,10 @@ public struct SidecarServices: Sendable {
 
     /// The services' sections of `sidecar.metrics`.
     func metricsSections() async -> JSONObject {
-        ["db": database.metricsSnapshot(), "state": ["subscriptions": .int(Int64(await state.subscriptionCount)), "revision": .int(await state.revision)]]
+        var sections: JSONObject = ["db": database.metricsSnapshot()]
+        if let (revision, subscriptions) = try? await state.statistics().get() {
+            sections["state"] = ["subscriptions": .int(Int64(subscriptions)), "revision": .int(revision)]
+        }
+        return sections
     }
 }

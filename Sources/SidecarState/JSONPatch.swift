@@ -68,6 +68,20 @@ public struct JSONPatch: Sendable, Hashable {
         .array(operations.map(\.jsonValue))
     }
 
+    /// The patch as compact JSON text, the same as `JSONWriter.string(jsonValue)` without
+    /// building the intermediate value (the change log stores two patches per change).
+    public var jsonText: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        bytes.append(UInt8(ascii: "["))
+        for (index, operation) in operations.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            operation.writeJSON(into: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Applies the patch to `document` in place, all operations or none.
     ///
     /// The document is changed where it stands (containers are copied only when shared
@@ -147,6 +161,36 @@ extension JSONPatch.Operation {
             break
         }
         return .object(members)
+    }
+
+    /// Appends the operation's JSON text, members in the order of ``jsonValue``.
+    func writeJSON(into bytes: inout [UInt8]) {
+        func member(_ name: StaticString, first: Bool = false) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        bytes.append(UInt8(ascii: "{"))
+        member("op", first: true)
+        JSONWriter.writeString(name, into: &bytes)
+        switch self {
+        case .move(let from, _), .copy(let from, _):
+            member("from")
+            JSONWriter.writeString(from.description, into: &bytes)
+        default:
+            break
+        }
+        member("path")
+        JSONWriter.writeString(path.description, into: &bytes)
+        switch self {
+        case .add(_, let value), .replace(_, let value), .test(_, let value):
+            member("value")
+            JSONWriter.write(value, into: &bytes)
+        default:
+            break
+        }
+        bytes.append(UInt8(ascii: "}"))
     }
 
     /// Reads operation number `index` of a patch.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOCore
 import SidecarProtocol
 import SidecarStore
 
@@ -21,10 +22,16 @@ public struct StateSubscriber: Sendable {
 /// The shared, durable app state: one JSON document with revisions, history and slice
 /// subscriptions, kept in memory and logged to SQLite.
 ///
-/// A change is applied in memory in revision order, its subscribers are notified in that
-/// order, and the caller is answered only once the change is committed (group commit), so an
-/// acknowledged change survives `kill -9`.
-public actor StateService {
+/// One event loop owns the document (``eventLoop``): every change, read and subscription
+/// runs there, in the order it arrives, with no task or lock in between. A change is applied
+/// in memory at once (so a later request reads it), its subscribers are notified in revision
+/// order, and its future completes only once it is committed: the changes that arrive while a
+/// transaction runs go to the database together in the next one, so an acknowledged change
+/// survives `kill -9` and a burst of changes costs a few commits.
+///
+/// Every method may be called from any thread; called on ``eventLoop`` (a connection served
+/// by that loop) it does not hop.
+public final class StateService: Sendable {
     /// Settings from the daemon (`--history-limit`).
     public struct Configuration: Sendable {
         /// How many changes `state.history` and `state.revert` can reach back.
@@ -40,138 +47,265 @@ public actor StateService {
     /// The schema this service needs; pass it to ``SidecarDatabase`` at start-up.
     public static let migrations = [StateStorage.migration]
 
+    /// The event loop that owns the document.
+    public let eventLoop: any EventLoop
     private let database: SidecarDatabase
     private let configuration: Configuration
-    private var document: StateDocument {
-        didSet { published.withLock { $0 = document } }
-    }
-    /// The document as of the last applied change, readable without entering the actor:
-    /// `state.get` is answered from it on the connection's event loop.
-    private nonisolated let published: Locked<StateDocument>
-    private var subscriptions = StateSubscriptions<StateSubscriber>()
-    /// Set when a change could not be stored: memory and disk may differ, so no more changes are taken.
-    private var storageFailure: String?
+    private let core: NIOLoopBoundBox<Core>
 
     /// Loads the document from `database`.
-    public init(database: SidecarDatabase, configuration: Configuration = Configuration()) async throws {
+    /// - Parameters:
+    ///   - database: where the change log and snapshots live.
+    ///   - eventLoop: the loop that will own the document (the daemon's first event loop).
+    ///   - configuration: history and ephemeral settings.
+    public init(database: SidecarDatabase, eventLoop: any EventLoop, configuration: Configuration = Configuration()) async throws {
         self.database = database
+        self.eventLoop = eventLoop
         self.configuration = configuration
         let loaded = try await database.read { db in try StateStorage.load(db) }
-        self.published = Locked(loaded)
-        self.document = loaded
+        self.core = .makeBoxSendingValue(Core(document: loaded), eventLoop: eventLoop)
     }
-
-    /// `state.get`, without entering the actor: the value at `path` (or `nil`) in the latest
-    /// applied document, and its revision.
-    public nonisolated func currentValue(at path: JSONPointer) -> (value: JSONValue?, revision: Int64) {
-        let document = published.withLock { $0 }
-        return (document.value(at: path), document.revision)
-    }
-
-    /// The current revision.
-    public var revision: Int64 { document.revision }
 
     // MARK: - Reading
 
+    /// `state.get` for a caller on ``eventLoop``: the value at `path` (or `nil`) and the revision.
+    /// Use ``value(at:)`` from elsewhere.
+    public func valueOnLoop(at path: JSONPointer) -> (value: JSONValue?, revision: Int64) {
+        let document = core.value.document
+        return (document.value(at: path), document.revision)
+    }
+
+    /// `state.get`: the value at `path` (or `nil`) and the revision, read on ``eventLoop``
+    /// after every change that arrived before it.
+    public func value(at path: JSONPointer) -> EventLoopFuture<(value: JSONValue?, revision: Int64)> {
+        onLoop { self.eventLoop.makeSucceededFuture(self.valueOnLoop(at: path)) }
+    }
+
     /// `state.query`: the values a JSONPath selects, with their normalized paths.
-    public func query(_ path: JSONPath) -> (values: [JSONValue], paths: [String], revision: Int64) {
-        let nodes = path.select(in: document.root)
-        return (nodes.map(\.value), nodes.map { $0.path.description }, document.revision)
+    public func query(_ path: JSONPath) -> EventLoopFuture<(values: [JSONValue], paths: [String], revision: Int64)> {
+        onLoop {
+            let document = self.core.value.document
+            let nodes = path.select(in: document.root)
+            return self.eventLoop.makeSucceededFuture((nodes.map(\.value), nodes.map { $0.path.description }, document.revision))
+        }
+    }
+
+    /// `state.history`: changes newest first, including every change made before the call.
+    public func history(path: JSONPointer?, limit: Int, beforeRevision: Int64?) -> EventLoopFuture<[StateChange]> {
+        onLoop {
+            self.stored(through: self.core.value.document.revision).flatMap {
+                self.eventLoop.makeFutureWithTask {
+                    try await self.database.read { db in
+                        try StateStorage.history(path: path, limit: limit, beforeRevision: beforeRevision, in: db)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The revision and the number of live subscriptions, for `sidecar.metrics`.
+    public func statistics() -> EventLoopFuture<(revision: Int64, subscriptions: Int)> {
+        onLoop {
+            let core = self.core.value
+            return self.eventLoop.makeSucceededFuture((core.document.revision, core.subscriptions.count))
+        }
     }
 
     // MARK: - Changing
 
-    /// Applies `edit` as the next revision and returns once it is committed.
+    /// Applies `edit` as the next revision; the future completes once it is committed.
     /// - Returns: the change, or `nil` when the edit changed nothing (a delete of a missing
-    ///   path), which makes no revision; and the document's revision after it.
-    public func apply(_ edit: StateEdit, action: String?, ifRevision: Int64?) async throws -> (change: StateChange?, revision: Int64) {
-        if let storageFailure { throw StateError.storageFailed(storageFailure) }
-        if case .delete(let path) = edit, ifRevision == nil || ifRevision == document.revision, document.value(at: path) == nil {
-            return (nil, document.revision)
+    ///   path), which makes no revision; and the document's revision after it. Fails with
+    ///   ``StateError`` (nothing changed), or the storage error once a commit failed.
+    public func apply(_ edit: StateEdit, action: String?, ifRevision: Int64?) -> EventLoopFuture<(change: StateChange?, revision: Int64)> {
+        onLoop {
+            let document = self.core.value.document
+            if case .delete(let path) = edit, ifRevision == nil || ifRevision == document.revision, document.value(at: path) == nil {
+                try self.refuseIfStorageFailed()
+                return self.eventLoop.makeSucceededFuture((nil, document.revision))
+            }
+            let change = try self.change(edit, action: action, ifRevision: ifRevision)
+            return self.store(change).map { (change, change.revision) }
         }
-        let change = try document.apply(edit, action: action, ifRevision: ifRevision, timeMilliseconds: Self.now())
-        try await commit(change)
-        return (change, change.revision)
     }
 
     /// `state.revert`: a new revision whose document equals the document at `target`.
-    /// - Throws: ``StateRevertError`` when `target` is in the future or no longer in the history.
-    public func revert(to target: Int64, action: String?) async throws -> StateChange {
-        if let storageFailure { throw StateError.storageFailed(storageFailure) }
-        guard target >= 0, target <= document.revision else { throw StateRevertError.future(target, current: document.revision) }
-        let current = document.revision
-        let later = try await database.read { db in try StateStorage.changes(after: target, in: db) }
-        guard let later, later.count == current - target else { throw StateRevertError.beyondHistory(target) }
-        var root = document.root
-        for change in later.reversed() {
+    /// Fails with ``StateRevertError`` when `target` is in the future or no longer in the history.
+    public func revert(to target: Int64, action: String?) -> EventLoopFuture<StateChange> {
+        onLoop { try self.revertOnLoop(to: target, action: action, attemptsLeft: 10) }
+    }
+
+    private func revertOnLoop(to target: Int64, action: String?, attemptsLeft: Int) throws -> EventLoopFuture<StateChange> {
+        try refuseIfStorageFailed()
+        let current = core.value.document.revision
+        guard target >= 0, target <= current else { throw StateRevertError.future(target, current: current) }
+        return stored(through: current).flatMap {
+            self.eventLoop.makeFutureWithTask {
+                try await self.database.read { db in try StateStorage.changes(after: target, in: db) }
+            }
+        }.flatMap { later in
+            // Back on the loop: the changes read are the undo log from `current` down to `target`,
+            // unless another change came in while reading; then read again.
             do {
-                try change.inverse.apply(to: &root)
+                guard self.core.value.document.revision == current else {
+                    guard attemptsLeft > 1 else { throw StateRevertError.busy(target) }
+                    return try self.revertOnLoop(to: target, action: action, attemptsLeft: attemptsLeft - 1)
+                }
+                guard let later, later.count == current - target else { throw StateRevertError.beyondHistory(target) }
+                var root = self.core.value.document.root
+                for change in later.reversed() {
+                    do {
+                        try change.inverse.apply(to: &root)
+                    } catch {
+                        throw StateRevertError.beyondHistory(target)
+                    }
+                }
+                let change = try self.change(.set(.root, root), action: action ?? "revert to \(target)", ifRevision: nil)
+                return self.store(change).map { change }
             } catch {
-                throw StateRevertError.beyondHistory(target)
+                return self.eventLoop.makeFailedFuture(error)
             }
         }
-        let change = try document.apply(.set(.root, root), action: action ?? "revert to \(target)", timeMilliseconds: Self.now())
-        try await commit(change)
-        return change
     }
 
-    /// `state.history`: changes newest first.
-    public func history(path: JSONPointer?, limit: Int, beforeRevision: Int64?) async throws -> [StateChange] {
-        try await database.read { db in
-            try StateStorage.history(path: path, limit: limit, beforeRevision: beforeRevision, in: db)
+    /// Applies `edit` in memory and notifies the subscribers whose slice it changed.
+    private func change(_ edit: StateEdit, action: String?, ifRevision: Int64?) throws -> StateChange {
+        try refuseIfStorageFailed()
+        return try core.withValue { core in
+            let change = try core.document.apply(edit, action: action, ifRevision: ifRevision, timeMilliseconds: Self.now())
+            for delivery in core.subscriptions.deliveries(forChangeAt: change.path, in: core.document.root) {
+                delivery.subscriber.send(
+                    delivery.id,
+                    [
+                        "subscription": .int(Int64(delivery.id)),
+                        "value": delivery.value,
+                        "revision": .int(change.revision),
+                        "action": change.action.map(JSONValue.string) ?? .null,
+                    ]
+                )
+            }
+            return change
         }
     }
 
-    private func commit(_ change: StateChange) async throws {
-        notifySubscribers(of: change)
-        // Typed: JSONValue is ExpressibleByNilLiteral, so a bare `nil` here would be JSON null.
+    private func refuseIfStorageFailed() throws {
+        if let failure = core.value.storageFailure { throw StateError.storageFailed(failure) }
+    }
+
+    // MARK: - Storing
+
+    /// Queues `change` for the next transaction; the future completes once it is committed.
+    private func store(_ change: StateChange) -> EventLoopFuture<Void> {
         let ephemeral = configuration.ephemeral
         let snapshot: JSONValue? =
-            change.revision % Int64(configuration.snapshotInterval) == 0 ? ephemeral.storable(document: document.root) : .none
-        let stored = ephemeral.storable(change)
+            change.revision % Int64(configuration.snapshotInterval) == 0
+            ? ephemeral.storable(document: core.value.document.root) : .none
+        let promise = eventLoop.makePromise(of: Void.self)
+        core.withValue { core in
+            core.unstored.append(UnstoredChange(change: ephemeral.storable(change), snapshot: snapshot, promise: promise))
+            if !core.isStoring { startStoring(&core) }
+        }
+        return promise.futureResult
+    }
+
+    /// Hands every unstored change to the database in one write.
+    private func startStoring(_ core: inout Core) {
+        let batch = core.unstored
+        core.unstored = []
+        core.isStoring = true
         let historyLimit = configuration.historyLimit
-        do {
-            try await database.write { db in
-                try StateStorage.record(stored, snapshot: snapshot, historyLimit: historyLimit, in: db)
+        let records = batch.map { ($0.change, $0.snapshot) }
+        database.write({ db in
+            try StateStorage.record(records, historyLimit: historyLimit, in: db)
+        }, completion: { result in
+            self.eventLoop.execute { self.finishStoring(batch, result: result) }
+        })
+    }
+
+    private func finishStoring(_ batch: [UnstoredChange], result: Result<Void, any Error>) {
+        // Promises are completed after leaving the box: their callbacks may call back in.
+        let (failedLater, released) = core.withValue { core -> ([UnstoredChange], [EventLoopPromise<Void>]) in
+            core.isStoring = false
+            switch result {
+            case .success:
+                core.storedRevision = batch.last?.change.revision ?? core.storedRevision
+                let stored = core.storedRevision
+                let ready = core.storeWaiters.filter { $0.revision <= stored }.map(\.promise)
+                core.storeWaiters.removeAll { $0.revision <= stored }
+                if !core.unstored.isEmpty { startStoring(&core) }
+                return ([], ready)
+            case .failure(let error):
+                core.storageFailure = "the state could not be stored (\(error)); restart the daemon"
+                let later = core.unstored
+                core.unstored = []
+                return (later, [])
             }
-        } catch {
-            storageFailure = "the state could not be stored (\(error)); restart the daemon"
-            throw error
+        }
+        switch result {
+        case .success:
+            for item in batch { item.promise.succeed() }
+            for waiter in released { waiter.succeed() }
+        case .failure(let error):
+            for item in batch { item.promise.fail(error) }
+            let refused = StateError.storageFailed(core.value.storageFailure ?? "\(error)")
+            for item in failedLater { item.promise.fail(refused) }
+            let waiters = core.withValue { core in
+                defer { core.storeWaiters = [] }
+                return core.storeWaiters.map(\.promise)
+            }
+            for waiter in waiters { waiter.fail(refused) }
+        }
+    }
+
+    /// Completes once every change up to `revision` is committed.
+    private func stored(through revision: Int64) -> EventLoopFuture<Void> {
+        core.withValue { core in
+            if core.storedRevision >= revision { return eventLoop.makeSucceededVoidFuture() }
+            if let failure = core.storageFailure { return eventLoop.makeFailedFuture(StateError.storageFailed(failure)) }
+            let promise = eventLoop.makePromise(of: Void.self)
+            core.storeWaiters.append((revision, promise))
+            return promise.futureResult
         }
     }
 
     // MARK: - Subscriptions
 
     /// `state.subscribe`: watches `selector` for `subscriber`.
-    public func subscribe(_ selector: StateSelector, subscriber: StateSubscriber) -> (id: UInt64, value: JSONValue, revision: Int64) {
-        let (id, value) = subscriptions.subscribe(selector, subscriber: subscriber, document: document.root)
-        return (id, value, document.revision)
+    public func subscribe(_ selector: StateSelector, subscriber: StateSubscriber) -> EventLoopFuture<(id: UInt64, value: JSONValue, revision: Int64)> {
+        onLoop {
+            self.core.withValue { core in
+                let (id, value) = core.subscriptions.subscribe(selector, subscriber: subscriber, document: core.document.root)
+                return self.eventLoop.makeSucceededFuture((id, value, core.document.revision))
+            }
+        }
     }
 
     /// `state.unsubscribe`: only the connection that made a subscription can end it.
-    public func unsubscribe(_ id: UInt64, connectionID: UInt64) -> Bool {
-        subscriptions.unsubscribe(id, ifOwnedBy: { $0.connectionID == connectionID })
+    public func unsubscribe(_ id: UInt64, connectionID: UInt64) -> EventLoopFuture<Bool> {
+        onLoop {
+            let removed = self.core.withValue { $0.subscriptions.unsubscribe(id, ifOwnedBy: { $0.connectionID == connectionID }) }
+            return self.eventLoop.makeSucceededFuture(removed)
+        }
     }
 
     /// Ends every subscription of a closed connection.
     public func connectionClosed(_ connectionID: UInt64) {
-        subscriptions.removeAll { $0.connectionID == connectionID }
+        eventLoop.execute {
+            self.core.withValue { $0.subscriptions.removeAll { $0.connectionID == connectionID } }
+        }
     }
 
-    /// The number of live subscriptions.
-    public var subscriptionCount: Int { subscriptions.count }
+    // MARK: - Helpers
 
-    private func notifySubscribers(of change: StateChange) {
-        for delivery in subscriptions.deliveries(forChangeAt: change.path, in: document.root) {
-            delivery.subscriber.send(
-                delivery.id,
-                [
-                    "subscription": .int(Int64(delivery.id)),
-                    "value": delivery.value,
-                    "revision": .int(change.revision),
-                    "action": change.action.map(JSONValue.string) ?? .null,
-                ]
-            )
+    /// Runs `body` on ``eventLoop``: at once when already there, else after what is queued there.
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        guard eventLoop.inEventLoop else {
+            return eventLoop.flatSubmit { self.onLoop(body) }
+        }
+        do {
+            return try body()
+        } catch {
+            return eventLoop.makeFailedFuture(error)
         }
     }
 
@@ -182,10 +316,41 @@ public actor StateService {
     }
 }
 
+/// What the owner loop holds: the document, its subscriptions and the changes on their way to disk.
+private struct Core: Sendable {
+    var document: StateDocument
+    var subscriptions = StateSubscriptions<StateSubscriber>()
+    /// Set when a change could not be stored: memory and disk may differ, so no more changes are taken.
+    var storageFailure: String?
+    /// Changes applied in memory that wait for the next transaction.
+    var unstored: [UnstoredChange] = []
+    /// Whether a transaction with earlier changes is running.
+    var isStoring = false
+    /// The newest revision known to be committed.
+    var storedRevision: Int64
+    /// Readers of the history waiting for a revision to be committed.
+    var storeWaiters: [(revision: Int64, promise: EventLoopPromise<Void>)] = []
+
+    init(document: StateDocument) {
+        self.document = document
+        self.storedRevision = document.revision
+    }
+}
+
+/// A change on its way to disk, as stored (ephemeral subtrees removed).
+private struct UnstoredChange: Sendable {
+    var change: StateChange
+    /// The whole document, every `snapshotInterval` changes.
+    var snapshot: JSONValue?
+    var promise: EventLoopPromise<Void>
+}
+
 /// Why `state.revert` cannot reach a revision.
 public enum StateRevertError: Error, Sendable, Equatable {
     case future(Int64, current: Int64)
     case beyondHistory(Int64)
+    /// Other changes kept arriving while the history was read.
+    case busy(Int64)
 
     public var rpcError: RPCError {
         switch self {
@@ -195,6 +360,12 @@ public enum StateRevertError: Error, Sendable, Equatable {
             return RPCError(
                 code: .notFound,
                 message: "Not found: revision \(target) is older than the retained history (--history-limit)",
+                data: ["toRevision": .int(target)]
+            )
+        case .busy(let target):
+            return RPCError(
+                code: .conflict,
+                message: "Conflict: the document kept changing while reverting to \(target); retry",
                 data: ["toRevision": .int(target)]
             )
         }

@@ -42,23 +42,27 @@ enum StateStorage {
         return document
     }
 
-    /// Records `change`; with `snapshot`, also replaces the snapshot and trims the history to
-    /// the newest `historyLimit` changes (never past the snapshot, which replay starts from).
-    static func record(_ change: StateChange, snapshot: JSONValue?, historyLimit: Int, in db: Database) throws {
-        // A cached statement: the insert runs once per change, and parsing its SQL each time costs more than running it.
+    /// Records `changes` in order; with a `snapshot`, a change also replaces the snapshot and
+    /// trims the history to the newest `historyLimit` changes (never past the snapshot, which
+    /// replay starts from).
+    static func record(_ changes: [(change: StateChange, snapshot: JSONValue?)], historyLimit: Int, in db: Database) throws {
+        // Prepared once per transaction: the insert runs once per change, and parsing (or even
+        // looking up) its SQL each time costs more than running it.
         let insert = try db.cachedStatement(
             sql: "INSERT INTO state_change (revision, time, action, path, patch, inverse) VALUES (?, ?, ?, ?, ?, ?)"
         )
-        try insert.execute(arguments: [
-            change.revision, change.timeMilliseconds, change.action, change.path.description,
-            JSONWriter.string(change.patch.jsonValue), JSONWriter.string(change.inverse.jsonValue),
-        ])
-        guard let snapshot else { return }
-        try db.execute(
-            sql: "INSERT OR REPLACE INTO state_snapshot (id, revision, document) VALUES (1, ?, ?)",
-            arguments: [change.revision, JSONWriter.string(snapshot)]
-        )
-        try db.execute(sql: "DELETE FROM state_change WHERE revision <= ?", arguments: [change.revision - Int64(historyLimit)])
+        for (change, snapshot) in changes {
+            try insert.execute(arguments: [
+                change.revision, change.timeMilliseconds, change.action, change.path.description,
+                change.patch.jsonText, change.inverse.jsonText,
+            ])
+            guard let snapshot else { continue }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO state_snapshot (id, revision, document) VALUES (1, ?, ?)",
+                arguments: [change.revision, JSONWriter.string(snapshot)]
+            )
+            try db.execute(sql: "DELETE FROM state_change WHERE revision <= ?", arguments: [change.revision - Int64(historyLimit)])
+        }
     }
 
     /// Changes newest first, at most `limit`, below `beforeRevision` when given, and touching

@@ -281,16 +281,30 @@ public final class SidecarDatabase: Sendable {
     ///   calling task does not withdraw a write once submitted.
     public func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let write = PendingWrite(
-                enqueuedAt: .now,
-                run: { db in
-                    let value = try work(db)
-                    return { continuation.resume(returning: value) }
-                },
-                fail: { continuation.resume(throwing: $0) })
-            if !committer.submit(write) {
-                continuation.resume(throwing: SidecarDatabaseError.closed(path))
-            }
+            write(work) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// ``write(_:)`` for a caller that is not a task: `completion` is called once, on the
+    /// writer's queue, after the transaction holding `work` has committed (or failed). Keep it
+    /// short: hand the result to the caller's own executor (an event loop) and return.
+    ///
+    /// - Parameters:
+    ///   - work: as for ``write(_:)``.
+    ///   - completion: receives what `work` returned, or the error (as for ``write(_:)``).
+    public func write<T: Sendable>(
+        _ work: @escaping @Sendable (Database) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        let write = PendingWrite(
+            enqueuedAt: .now,
+            run: { db in
+                let value = try work(db)
+                return { completion(.success(value)) }
+            },
+            fail: { completion(.failure($0)) })
+        if !committer.submit(write) {
+            completion(.failure(SidecarDatabaseError.closed(path)))
         }
     }
 

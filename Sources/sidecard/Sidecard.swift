@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import SidecarProtocol
 import SidecarServer
@@ -105,6 +106,9 @@ struct Sidecard: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "sidecard")
 
+        // One group for the connections and the services: the state document lives on its
+        // first loop, so with the default single thread a request never changes thread.
+        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.server.threads))
         let services: SidecarServices
         do {
             let database = try SidecarDatabase(
@@ -112,7 +116,7 @@ struct Sidecard: AsyncParsableCommand {
                 migrations: StateService.migrations,
                 logger: Logger(label: "sidecar.store")
             )
-            let state = try await StateService(database: database, configuration: settings.state)
+            let state = try await StateService(database: database, eventLoop: eventLoopGroup.next(), configuration: settings.state)
             services = SidecarServices(state: state, database: database)
         } catch {
             Self.fail("sidecard: \(error)")
@@ -121,6 +125,7 @@ struct Sidecard: AsyncParsableCommand {
         let notifier = SystemdNotifier()
         let server = SidecarServer(
             configuration: settings.server,
+            eventLoopGroup: eventLoopGroup,
             logger: logger,
             events: ServerEvents(
                 ready: { path in notifier.notify("READY=1\nSTATUS=listening on \(path)") },
@@ -144,6 +149,7 @@ struct Sidecard: AsyncParsableCommand {
             Self.fail("sidecard: \(error.description)")
         }
         try await services.database.close()
+        try await eventLoopGroup.shutdownGracefully()
     }
 
     private static func fail(_ message: String) -> Never {

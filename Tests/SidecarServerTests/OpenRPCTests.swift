@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Logging
 import SidecarState
 import SidecarStore
@@ -53,7 +54,10 @@ struct OpenRPCTests {
                 configuration: SidecarDatabaseConfiguration(dataDirectory: directory.file("data")),
                 migrations: StateService.migrations
             )
-            let services = SidecarServices(state: try await StateService(database: database), database: database)
+            let services = SidecarServices(
+                state: try await StateService(database: database, eventLoop: MultiThreadedEventLoopGroup.singleton.any()),
+                database: database
+            )
             var configuration = ServerConfiguration(socketPath: "/nonexistent/sidecar-test.sock")
             configuration.threads = 1
             let server = SidecarServer(configuration: configuration, logger: Logger(label: "openrpc-test"), services: services)

@@ -1,23 +1,29 @@
+import NIOCore
 import SidecarProtocol
 import SidecarState
 
 /// The `state.*` methods: the shared app state document (see PROTOCOL.md, "State").
 enum StateMethods {
     static func register(into router: inout MethodRouter, state: StateService) {
-        router.register("state.get", .orderedImmediate { context in
+        // Every state method runs on the connection's event loop in arrival order and hands
+        // its work to the loop that owns the document (the same loop unless `--threads` > 1),
+        // so a pipelined `state.set` then `state.get` reads its own write.
+        router.register("state.get", .onLoop { context in
             let path = try pointer(context.params, "path")
-            let (value, revision) = state.currentValue(at: path)
-            return ["value": value ?? .null, "revision": .int(revision), "exists": .bool(value != nil)]
+            guard state.eventLoop.inEventLoop else {
+                return .later(state.value(at: path).map(getResult))
+            }
+            return .now(getResult(state.valueOnLoop(at: path)))
         })
-        router.register("state.set", .ordered { context in
+        router.register("state.set", .onLoop { context in
             let edit = StateEdit.set(try pointer(context.params, "path"), try context.params.required("value"))
-            return try await apply(edit, context: context, state: state)
+            return try apply(edit, context: context, state: state)
         })
-        router.register("state.merge", .ordered { context in
+        router.register("state.merge", .onLoop { context in
             let edit = StateEdit.merge(try pointer(context.params, "path"), try context.params.required("value"))
-            return try await apply(edit, context: context, state: state)
+            return try apply(edit, context: context, state: state)
         })
-        router.register("state.patch", .ordered { context in
+        router.register("state.patch", .onLoop { context in
             let base = try context.params.value("path") == nil ? JSONPointer.root : try pointer(context.params, "path")
             let patch: JSONPatch
             do {
@@ -25,14 +31,12 @@ enum StateMethods {
             } catch let error as JSONPatchError {
                 throw StateError.invalid("'ops': \(error.message)", operationIndex: error.operationIndex).rpcError
             }
-            return try await apply(.patch(patch, base: base), context: context, state: state)
+            return try apply(.patch(patch, base: base), context: context, state: state)
         })
-        router.register("state.delete", .ordered { context in
-            let path = try pointer(context.params, "path")
-            let result = try await apply(.delete(path), context: context, state: state, reportExisted: true)
-            return result
+        router.register("state.delete", .onLoop { context in
+            try apply(.delete(try pointer(context.params, "path")), context: context, state: state, reportExisted: true)
         })
-        router.register("state.query", .ordered { context in
+        router.register("state.query", .onLoop { context in
             let selector = try context.params.string("selector")
             let path: JSONPath
             do {
@@ -40,45 +44,51 @@ enum StateMethods {
             } catch {
                 throw RPCError.invalidParams("'selector': \(error)", field: "selector")
             }
-            let (values, paths, revision) = await state.query(path)
-            return ["values": .array(values), "paths": .array(paths.map(JSONValue.string)), "revision": .int(revision)]
+            return .later(state.query(path).map { values, paths, revision in
+                ["values": .array(values), "paths": .array(paths.map(JSONValue.string)), "revision": .int(revision)]
+            })
         })
-        router.register("state.subscribe", .ordered { context in
+        router.register("state.subscribe", .onLoop { context in
             let selector = try selector(context.params)
             let fireImmediately = try context.params.bool("fireImmediately", default: true)
             let connection = context.connection
             let subscriber = StateSubscriber(connectionID: connection.info.id) { id, params in
                 connection.notifier.send(RPCNotification(method: "state.changed", params: params), coalescingKey: "state.\(id)")
             }
-            let (id, value, revision) = await state.subscribe(selector, subscriber: subscriber)
-            connection.onClose { Task { await state.connectionClosed(connection.info.id) } }
-            var result: JSONObject = ["subscription": .int(Int64(id)), "revision": .int(revision)]
-            if fireImmediately { result["value"] = value }
-            return .object(result)
+            return .later(state.subscribe(selector, subscriber: subscriber).map { id, value, revision in
+                connection.onClose { state.connectionClosed(connection.info.id) }
+                var result: JSONObject = ["subscription": .int(Int64(id)), "revision": .int(revision)]
+                if fireImmediately { result["value"] = value }
+                return .object(result)
+            })
         })
-        router.register("state.unsubscribe", .ordered { context in
+        router.register("state.unsubscribe", .onLoop { context in
             let id = try context.params.requiredInt("subscription", range: 0...Int64.max)
-            let removed = await state.unsubscribe(UInt64(id), connectionID: context.connection.info.id)
-            return ["unsubscribed": .bool(removed)]
+            return .later(state.unsubscribe(UInt64(id), connectionID: context.connection.info.id).map { removed in
+                ["unsubscribed": .bool(removed)]
+            })
         })
-        router.register("state.history", .ordered { context in
+        router.register("state.history", .onLoop { context in
             let path = try context.params.value("path") == nil ? nil : try pointer(context.params, "path")
             let limit = try context.params.int("limit", default: 100, range: 1...10_000)
             let before = try context.params.optionalInt("beforeRevision")
-            let changes = try await state.history(path: path, limit: Int(limit), beforeRevision: before)
-            return ["changes": .array(changes.map(\.jsonValue))]
+            return .later(state.history(path: path, limit: Int(limit), beforeRevision: before).map { changes in
+                ["changes": .array(changes.map(\.jsonValue))]
+            })
         })
-        router.register("state.revert", .ordered { context in
+        router.register("state.revert", .onLoop { context in
             let target = try context.params.requiredInt("toRevision", range: Int64.min...Int64.max)
-            do {
-                let change = try await state.revert(to: target, action: try context.params.optionalString("action"))
-                return ["revision": .int(change.revision)]
-            } catch let error as StateRevertError {
-                throw error.rpcError
-            } catch let error as StateError {
-                throw error.rpcError
-            }
+            let action = try context.params.optionalString("action")
+            return .later(state.revert(to: target, action: action).map { change in
+                ["revision": .int(change.revision)]
+            }.flatMapErrorThrowing { error in
+                throw (error as? StateRevertError)?.rpcError ?? (error as? StateError)?.rpcError ?? error
+            })
         })
+    }
+
+    private static func getResult(_ read: (value: JSONValue?, revision: Int64)) -> JSONValue {
+        ["value": read.value ?? .null, "revision": .int(read.revision), "exists": .bool(read.value != nil)]
     }
 
     private static func apply(
@@ -86,17 +96,14 @@ enum StateMethods {
         context: RequestContext,
         state: StateService,
         reportExisted: Bool = false
-    ) async throws -> JSONValue {
+    ) throws -> LoopReply {
         let ifRevision = try context.params.optionalInt("ifRevision")
         let action = try context.params.optionalString("action")
-        do {
-            let (change, revision) = try await state.apply(edit, action: action, ifRevision: ifRevision)
-            var result: JSONObject = ["revision": .int(revision)]
-            if reportExisted { result["existed"] = .bool(change != nil) }
-            return .object(result)
-        } catch let error as StateError {
-            throw error.rpcError
-        }
+        return .later(state.apply(edit, action: action, ifRevision: ifRevision).map { change, revision in
+            reportExisted ? ["revision": .int(revision), "existed": .bool(change != nil)] : ["revision": .int(revision)]
+        }.flatMapErrorThrowing { error in
+            throw (error as? StateError)?.rpcError ?? error
+        })
     }
 
     private static func pointer(_ params: Params, _ name: String) throws -> JSONPointer {

@@ -33,9 +33,6 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var outputBuffer = ByteBuffer()
     private var isReading = false
     private var lastRoute: (method: String, route: MethodRouter.Route)?
-    /// Whether an `ordered` request of this connection is running, and those waiting their turn.
-    private var orderedRequestRunning = false
-    private var orderedBacklog: [() -> Void] = []
     /// When the request being handled began: one clock read per request, not two.
     private var clockMark = NIODeadline.now()
     /// Waiting handlers started and not yet answered.
@@ -236,40 +233,24 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 completion: completion
             )
             return nil
-        case .ordered(let run):
-            guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
-            let routeIndex = route.index
-            let start = { [self] in
-                startWaiting(
-                    request,
-                    routeIndex: routeIndex,
-                    run: run,
-                    requestContext: requestContext,
-                    started: started,
-                    context: context,
-                    completion: { [self] response in
-                        completion(response)
-                        orderedRequestFinished()
-                    }
-                )
+        case .onLoop(let run):
+            let reply: LoopReply
+            do {
+                reply = try run(requestContext)
+            } catch {
+                let failure = rpcError(from: error, method: request.method)
+                record(request, routeIndex: route.index, started: started, error: failure.code)
+                return Immediate(response: request.id.map { RPCResponse(id: $0, error: failure) })
             }
-            if orderedRequestRunning {
-                orderedBacklog.append(start)
-            } else {
-                orderedRequestRunning = true
-                start()
+            switch reply {
+            case .now(let value):
+                record(request, routeIndex: route.index, started: started, error: nil)
+                return Immediate(response: request.id.map { RPCResponse(id: $0, result: value) })
+            case .later(let future):
+                guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
+                awaitReply(future, request: request, routeIndex: route.index, started: started, context: context, completion: completion)
+                return nil
             }
-            return nil
-        case .orderedImmediate(let run):
-            guard orderedRequestRunning else {
-                return Immediate(response: runImmediately(run, request: request, requestContext: requestContext, routeIndex: route.index, started: started))
-            }
-            let routeIndex = route.index
-            orderedBacklog.append { [self] in
-                completion(runImmediately(run, request: request, requestContext: requestContext, routeIndex: routeIndex, started: started))
-                orderedRequestFinished()
-            }
-            return nil
         }
     }
 
@@ -291,15 +272,6 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         return request.id.map { RPCResponse(id: $0, outcome: outcome) }
     }
 
-    /// Starts the next `ordered` request of this connection, if one is waiting its turn.
-    private func orderedRequestFinished() {
-        if orderedBacklog.isEmpty {
-            orderedRequestRunning = false
-        } else {
-            orderedBacklog.removeFirst()()
-        }
-    }
-
     /// The route for `method`, remembering the last one: a connection tends to call the same
     /// method again and again, and comparing a short name is cheaper than hashing it.
     private func route(for method: String) -> MethodRouter.Route? {
@@ -318,12 +290,25 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         context: ChannelHandlerContext,
         completion: @escaping (RPCResponse?) -> Void
     ) {
-        waitingRequests += 1
-        serverMetrics.requestsInFlight.wrappingIncrement(ordering: .relaxed)
         let promise = context.eventLoop.makePromise(of: JSONValue.self)
         promise.completeWithTask { try await run(requestContext) }
+        awaitReply(promise.futureResult, request: request, routeIndex: routeIndex, started: started, context: context, completion: completion)
+    }
+
+    /// Answers `request` once `future` completes; meanwhile the request counts as in flight
+    /// (a graceful close waits for it).
+    private func awaitReply(
+        _ future: EventLoopFuture<JSONValue>,
+        request: RPCRequest,
+        routeIndex: Int,
+        started: NIODeadline,
+        context: ChannelHandlerContext,
+        completion: @escaping (RPCResponse?) -> Void
+    ) {
+        waitingRequests += 1
+        serverMetrics.requestsInFlight.wrappingIncrement(ordering: .relaxed)
         let loopBound = NIOLoopBound((self, completion), eventLoop: context.eventLoop)
-        promise.futureResult.whenComplete { result in
+        future.hop(to: context.eventLoop).whenComplete { result in
             let (handler, completion) = loopBound.value
             guard handler.context != nil else { return }  // the connection closed meanwhile
             handler.waitingRequests -= 1
