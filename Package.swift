@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "SidecarProtocol",
                 "SidecarRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
@@ -93,6 +94,7 @@ let package = Package(
             name: "SidecarServer",
             dependencies: [
                 "SidecarProtocol",
+                "SidecarCache",
                 "SidecarState",
                 "SidecarStore",
                 "CSystemd",
@@ -123,6 +125,8 @@ let package = Package(
             name: "sidecard",
             dependencies: [
                 "SidecarServer",
+                "SidecarCache",
+                "SidecarRedis",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 "SidecarState",
                 "SidecarStore",
@@ -168,6 +172,8 @@ let package = Package(
                 "SidecarServer",
                 "SidecarProtocol",
                 "SidecarState",
+                "SidecarCache",
+                "SidecarRedis",
                 "SidecarStore",
                 "SidecarTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -41,9 +41,11 @@ public struct GlobPattern: Hashable, Sendable, CustomStringConvertible {
             }
         }
 
-        /// `-32602 Invalid params` naming the `pattern` field.
+        /// `-32602 Invalid params` naming the `pattern` field (in the message and `data.field`).
         public var rpcError: RPCError {
-            RPCError.invalidParams("params.pattern: \(description)")
+            var error = RPCError.invalidParams("'pattern': \(description)")
+            error.data = ["field": "pattern"]
+            return error
         }
     }
 

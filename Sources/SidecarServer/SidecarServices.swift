@@ -1,3 +1,4 @@
+import SidecarCache
 import SidecarProtocol
 import SidecarState
 import SidecarStore
@@ -7,17 +8,21 @@ import SidecarStore
 public struct SidecarServices: Sendable {
     /// The durable app state (`state.*`).
     public var state: StateService
+    /// The tiered cache (`cache.*`).
+    public var cache: CacheService
     /// The SQLite store the services share (`sidecar.metrics` → `db`).
     public var database: SidecarDatabase
 
-    public init(state: StateService, database: SidecarDatabase) {
+    public init(state: StateService, cache: CacheService, database: SidecarDatabase) {
         self.state = state
+        self.cache = cache
         self.database = database
     }
 
     /// Binds every service's methods.
     func register(into router: inout MethodRouter) {
         StateMethods.register(into: &router, state: state)
+        CacheMethods.register(into: &router, cache: cache)
     }
 
     /// The services' sections of `sidecar.metrics`.
@@ -26,6 +31,7 @@ public struct SidecarServices: Sendable {
         if let (revision, subscriptions) = try? await state.statistics().get() {
             sections["state"] = ["subscriptions": .int(Int64(subscriptions)), "revision": .int(revision)]
         }
+        sections["cache"] = try? await cache.statistics().get()
         return sections
     }
 }

@@ -19,6 +19,16 @@ struct ConfigurationFile {
         "slow-query-ms": "integer",
         "history-limit": "integer",
         "state": "table with 'ephemeral = [\"/path\", ...]'",
+        "redis": "string",
+        "redis-timeout-ms": "integer",
+        "cache-prefix": "string",
+        "cache-default-ttl": "integer",
+        "cache-max-value-bytes": "integer",
+        "cache-l1-entries": "integer",
+        "cache-l1-bytes": "integer",
+        "breaker-failures": "integer",
+        "breaker-recovery": "number",
+        "cache-warm": "array of strings",
     ]
 
     let path: String
@@ -71,6 +81,15 @@ struct ConfigurationFile {
         if let int = value.int { return Double(int) }
         guard let double = value.double else { throw typeError(key) }
         return double
+    }
+
+    func stringArray(_ key: String) throws -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw typeError(key) }
+        return try array.map { element in
+            guard let string = element.string else { throw typeError(key) }
+            return string
+        }
     }
 
     func intArray(_ key: String) throws -> [Int]? {

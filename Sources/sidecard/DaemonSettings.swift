@@ -1,4 +1,6 @@
 import Logging
+import SidecarCache
+import SidecarRedis
 import SidecarProtocol
 import SidecarServer
 import SidecarState
@@ -9,6 +11,7 @@ struct DaemonSettings {
     var server: ServerConfiguration
     var database: SidecarDatabaseConfiguration
     var state: StateService.Configuration
+    var cache: CacheConfiguration
     var logLevel: Logger.Level
 
     init(flags: Sidecard, environment: [String: String]) throws {
@@ -79,6 +82,45 @@ struct DaemonSettings {
             }
         })
         self.state = state
+        self.cache = try Self.cache(flags: flags, file: file)
+    }
+
+    private static func cache(flags: Sidecard, file: ConfigurationFile?) throws -> CacheConfiguration {
+        var cache = CacheConfiguration()
+        if let url = try flags.redis ?? file?.string("redis") {
+            do {
+                cache.redis = try RedisEndpoint(url: url)
+            } catch {
+                throw ConfigurationError("redis: \(error)")
+            }
+        }
+        cache.redisTimeout = .milliseconds(
+            try positive("redis-timeout-ms", flags.redisTimeoutMs ?? file?.int("redis-timeout-ms") ?? 100, maximum: 60_000))
+        cache.prefix = try flags.cachePrefix ?? file?.string("cache-prefix") ?? cache.prefix
+        let defaultTTL = try flags.cacheDefaultTtl ?? file?.int("cache-default-ttl") ?? Int(cache.defaultTTL)
+        guard defaultTTL >= 0 else { throw ConfigurationError("cache-default-ttl must not be negative, got \(defaultTTL)") }
+        cache.defaultTTL = Int64(defaultTTL)
+        cache.maximumValueBytes = try positive(
+            "cache-max-value-bytes", flags.cacheMaxValueBytes ?? file?.int("cache-max-value-bytes") ?? cache.maximumValueBytes)
+        cache.l1Limits = LRUCache.Limits(
+            maximumEntries: try positive("cache-l1-entries", flags.cacheL1Entries ?? file?.int("cache-l1-entries") ?? cache.l1Limits.maximumEntries),
+            maximumBytes: try positive("cache-l1-bytes", flags.cacheL1Bytes ?? file?.int("cache-l1-bytes") ?? cache.l1Limits.maximumBytes))
+        let recovery = try flags.breakerRecovery ?? file?.double("breaker-recovery") ?? 30
+        guard recovery >= 0, recovery <= 86_400 else {
+            throw ConfigurationError("breaker-recovery must be between 0 and 86400 seconds, got \(recovery)")
+        }
+        cache.breaker = CircuitBreaker.Configuration(
+            failureThreshold: try positive("breaker-failures", flags.breakerFailures ?? file?.int("breaker-failures") ?? 5),
+            recoveryTimeout: .milliseconds(Int64((recovery * 1000).rounded())))
+        let warm = flags.cacheWarm.isEmpty ? (try file?.stringArray("cache-warm") ?? []) : flags.cacheWarm
+        cache.warmPatterns = try warm.map { text in
+            do {
+                return try GlobPattern(text)
+            } catch {
+                throw ConfigurationError("cache-warm: \(error)")
+            }
+        }
+        return cache
     }
 
     private static func positive(_ key: String, _ value: Int, maximum: Int = Int.max) throws -> Int {

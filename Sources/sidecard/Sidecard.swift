@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import Logging
+import SidecarCache
 import NIOPosix
 import ServiceLifecycle
 import SidecarProtocol
@@ -83,6 +84,39 @@ struct Sidecard: AsyncParsableCommand {
     var ephemeral: [String] = []
 
     @Option(name: .long, help: ArgumentHelp(
+        "Enable the cache's L2 in this Redis: redis://[:password@]host[:port][/db] or unix:///path/to.sock[?db=N] (default: none, L1 only).",
+        valueName: "url"))
+    var redis: String?
+
+    @Option(name: .long, help: ArgumentHelp("Connect and command timeout for Redis (default 100).", valueName: "ms"))
+    var redisTimeoutMs: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Namespace of the cache's keys in Redis (default sidecar:).", valueName: "prefix"))
+    var cachePrefix: String?
+
+    @Option(name: .long, help: ArgumentHelp("TTL of a cache.set without one; 0 = no expiry (default 300).", valueName: "seconds"))
+    var cacheDefaultTtl: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Largest cached value, as JSON bytes (default 1048576).", valueName: "bytes"))
+    var cacheMaxValueBytes: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Entries the in-memory L1 keeps (default 10000).", valueName: "count"))
+    var cacheL1Entries: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Bytes the in-memory L1 keeps (default 67108864).", valueName: "bytes"))
+    var cacheL1Bytes: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Consecutive Redis failures that open the breaker (default 5).", valueName: "count"))
+    var breakerFailures: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds the open breaker waits before probing Redis again (default 30).", valueName: "seconds"))
+    var breakerRecovery: Double?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "At start-up, load the Redis entries matching this glob into L1, in the background (repeatable).", valueName: "pattern"))
+    var cacheWarm: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
         "trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel: String?
 
@@ -116,8 +150,11 @@ struct Sidecard: AsyncParsableCommand {
                 migrations: StateService.migrations,
                 logger: Logger(label: "sidecar.store")
             )
-            let state = try await StateService(database: database, eventLoop: eventLoopGroup.next(), configuration: settings.state)
-            services = SidecarServices(state: state, database: database)
+            // The services share the first loop: with the default single thread, every request stays on it.
+            let serviceLoop = eventLoopGroup.next()
+            let state = try await StateService(database: database, eventLoop: serviceLoop, configuration: settings.state)
+            let cache = CacheService(configuration: settings.cache, eventLoop: serviceLoop, logger: Logger(label: "sidecar.cache"))
+            services = SidecarServices(state: state, cache: cache, database: database)
         } catch {
             Self.fail("sidecard: \(error)")
         }
@@ -143,11 +180,13 @@ struct Sidecard: AsyncParsableCommand {
                 logger: logger
             )
         )
+        await services.cache.start()
         do {
             try await group.run()
         } catch let error as ServerStartupError {
             Self.fail("sidecard: \(error.description)")
         }
+        services.cache.shutdown()
         try await services.database.close()
         try await eventLoopGroup.shutdownGracefully()
     }

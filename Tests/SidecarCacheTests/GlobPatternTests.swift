@@ -115,7 +115,8 @@ struct GlobPatternTests {
 
         let error = GlobPattern.ValidationError.empty.rpcError
         #expect(error.code == .invalidParams)
-        #expect(error.message.contains("params.pattern"))
+        #expect(error.message.contains("'pattern'"))
+        #expect(error.data == ["field": "pattern"])
     }
 
     @Test("a pattern without wildcards is a literal key, escapes resolved")

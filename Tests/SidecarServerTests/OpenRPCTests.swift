@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import Logging
+import SidecarCache
 import SidecarState
 import SidecarStore
 import SidecarProtocol
@@ -56,6 +57,9 @@ struct OpenRPCTests {
             )
             let services = SidecarServices(
                 state: try await StateService(database: database, eventLoop: MultiThreadedEventLoopGroup.singleton.any()),
+                cache: CacheService(
+                    configuration: CacheConfiguration(), eventLoop: MultiThreadedEventLoopGroup.singleton.any(),
+                    logger: Logger(label: "openrpc-test")),
                 database: database
             )
             var configuration = ServerConfiguration(socketPath: "/nonexistent/sidecar-test.sock")
