@@ -35,13 +35,16 @@ run: release
 ## its timeout) run on their own after the rest: in one process with ~400 tests, many of which
 ## block a thread while they wait on a daemon, a task can wait seconds for a free thread, and
 ## that wait is the test process's, not the code's under test.
-TIMING_TESTS = RedisOutageTests|CacheFailover
+## Each runs in its own process, since they also block threads while they wait.
+TIMING_TESTS = RedisOutageTests CacheFailoverTests ProcessRunnerTests
 
 ## Build everything and run the whole test suite against real daemons.
 test: test-deps check-openrpc
 	$(SWIFT) build --build-tests
-	SIDECARD_BIN="$(CURDIR)/.build/debug/sidecard" $(SWIFT) test --skip-build --skip '$(TIMING_TESTS)'
-	SIDECARD_BIN="$(CURDIR)/.build/debug/sidecard" $(SWIFT) test --skip-build --filter '$(TIMING_TESTS)'
+	SIDECARD_BIN="$(CURDIR)/.build/debug/sidecard" $(SWIFT) test --skip-build $(foreach suite,$(TIMING_TESTS),--skip $(suite))
+	for suite in $(TIMING_TESTS); do \
+		SIDECARD_BIN="$(CURDIR)/.build/debug/sidecard" $(SWIFT) test --skip-build --filter "$$suite" || exit 1; \
+	done
 
 ## Benchmarks: sidecar vs redis-server on the same machine (release builds).
 bench: test-deps

@@ -4,6 +4,10 @@
 #   - requests/s and p50/p99 latency of sidecar.ping vs PING at C=1 D=1, C=50 D=1 and C=50 D=16
 #   - state.get vs GET and state.set (durable: acknowledged after the SQLite commit) vs SET of a
 #     64-byte string at C=50 D=1
+#   - cache.get answered from L1 vs GET, and cache.set vs SET, of a 64-byte string at C=50 D=1 and
+#     C=50 D=16 (the main daemon has no --redis: its cache is L1 only)
+#   - the L2 path: per-request latency (C=1 D=1) of a cache.get that misses L1 and is answered
+#     from Redis by a second daemon, over a direct GET to the same Redis
 #   - change-to-notification latency (state.set sent -> state.changed read) with 1 and with 100
 #     subscribers of the written path, one writer doing one set at a time
 #   - cold start: connect -> first reply through systemd-socket-activate (median of runs)
@@ -200,6 +204,55 @@ for index in "${!state_rows[@]}"; do
     fi
 done
 
+# Cache rows: cache.get of a key set once before the run (without expiry), which every reply
+# must answer from L1 (sidecar-loadgen fails the run otherwise), vs GET; cache.set vs SET; both of
+# a 64-byte value, at C=50 without and with pipelining.
+cache_rows=("cache-get 50 1" "cache-get 50 16" "cache-set 50 1" "cache-set 50 16")
+for index in "${!cache_rows[@]}"; do
+    read -r operation connections depth <<<"${cache_rows[$index]}"
+    if ((index % 2 == 0)); then
+        run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
+        run redis "$redis_socket" "$connections" "$depth" "$operation"
+    else
+        run redis "$redis_socket" "$connections" "$depth" "$operation"
+        run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
+    fi
+done
+
+# MARK: - The L2 path
+
+# A second daemon, on the same Redis, whose every cache.get misses L1 and is answered by Redis.
+# With --cache-l1-bytes 1 every entry is larger than L1's byte bound, so L1 stores nothing:
+# neither the cache.set before the run (which still writes through to Redis) nor the fill after
+# an L2 hit. (An L1 of one entry would not do: with one key the first L2 hit fills L1 and every
+# later get is an L1 hit; alternating two keys over many connections still lets two requests for
+# the same key follow each other and hit.) The operation cache-get-l2 fails the run on any reply
+# that does not say tier "l2", so the premise is checked, not assumed. Its cache keys live under
+# the daemon's prefix ("sidecar:bench:key"), apart from the GET runs' key. Per-request latency is
+# the figure: one connection, one request at a time, against GET of the same Redis at C=1 D=1.
+l2_socket=$tmp/sidecar-l2.sock
+"${server_cpus[@]}" "$sidecard" --socket "$l2_socket" --data-dir "$tmp/l2-data" \
+    --redis "unix://$redis_socket" --cache-l1-bytes 1 "${sidecard_args[@]}" 2>"$tmp/sidecard-l2.log" &
+l2_pid=$!
+pids+=("$l2_pid")
+l2_rows=("cache-get-l2 1 1")
+if wait_for_socket "$l2_socket" "$l2_pid" && probe sidecar "$l2_socket" >/dev/null; then
+    for row in "${l2_rows[@]}"; do
+        read -r operation connections depth <<<"$row"
+        run sidecar "$l2_socket" "$connections" "$depth" "$operation"
+        run redis "$redis_socket" "$connections" "$depth" "$operation"
+    done
+else
+    cat "$tmp/sidecard-l2.log" >&2
+    note "the daemon for the L2 path did not start: L2 path not measured"
+    for row in "${l2_rows[@]}"; do
+        read -r operation connections depth <<<"$row"
+        : >"$tmp/sidecar-$operation-$connections-$depth.json"
+        : >"$tmp/redis-$operation-$connections-$depth.json"
+    done
+fi
+stop "$l2_pid"
+
 # MARK: - Notification latency
 
 # notify N: state.set -> state.changed latency with N subscribers; JSON in $tmp/notify-N.json.
@@ -273,7 +326,7 @@ report=$tmp/report.txt
         "sidecard ${SIDECARD_ARGS:-(default flags)}; CPU pinning: $pin; redis $(redis-server --version | awk '{ print $3 }' | tr -d 'v=')"
     echo
     # The µ takes two bytes and printf counts bytes: those two columns are one wider.
-    printf '%-12s %14s %14s %7s %21s %21s %9s\n' \
+    printf '%-20s %14s %14s %7s %21s %21s %9s\n' \
         row "sidecar req/s" "redis req/s" ratio "sidecar p50/p99 µs" "redis p50/p99 µs" "p50 ratio"
     for row in "${rows[@]}"; do
         read -r connections depth <<<"$row"
@@ -285,7 +338,7 @@ report=$tmp/report.txt
         s_p99=$(json_field p99Micros <"$s")
         r_p50=$(json_field p50Micros <"$r")
         r_p99=$(json_field p99Micros <"$r")
-        printf '%-12s %14s %14s %7s %20s %20s %9s\n' "C=$connections D=$depth" \
+        printf '%-20s %14s %14s %7s %20s %20s %9s\n' "C=$connections D=$depth" \
             "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
             "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
         case "$connections-$depth" in
@@ -304,7 +357,7 @@ report=$tmp/report.txt
         s_p99=$(json_field p99Micros <"$s")
         r_p50=$(json_field p50Micros <"$r")
         r_p99=$(json_field p99Micros <"$r")
-        printf '%-12s %14s %14s %7s %20s %20s %9s\n' "$operation C=$connections D=$depth" \
+        printf '%-20s %14s %14s %7s %20s %20s %9s\n' "$operation C=$connections D=$depth" \
             "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
             "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
         case $operation in
@@ -312,7 +365,41 @@ report=$tmp/report.txt
             set) ratio_set=$(divide "$s_rps" "$r_rps") ;;
         esac
     done
+    for row in "${cache_rows[@]}"; do
+        read -r operation connections depth <<<"$row"
+        s=$tmp/sidecar-$operation-$connections-$depth.json
+        r=$tmp/redis-$operation-$connections-$depth.json
+        s_rps=$(json_field requestsPerSecond <"$s")
+        r_rps=$(json_field requestsPerSecond <"$r")
+        s_p50=$(json_field p50Micros <"$s")
+        s_p99=$(json_field p99Micros <"$s")
+        r_p50=$(json_field p50Micros <"$r")
+        r_p99=$(json_field p99Micros <"$r")
+        printf '%-20s %14s %14s %7s %20s %20s %9s\n' "${operation/-/.} C=$connections D=$depth" \
+            "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
+            "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
+        case "$operation-$connections-$depth" in
+            cache-get-50-1) ratio_cache_get_50_1=$(divide "$s_rps" "$r_rps") ;;
+            cache-get-50-16) ratio_cache_get_50_16=$(divide "$s_rps" "$r_rps") ;;
+        esac
+    done
     echo "  (get: state.get vs GET; set: state.set, acknowledged after its SQLite commit, vs SET; 64-byte value)"
+    echo "  (cache.get: answered from L1, vs GET; cache.set: L1 only (no --redis), vs SET; 64-byte value, no expiry)"
+    echo
+    for row in "${l2_rows[@]}"; do
+        read -r operation connections depth <<<"$row"
+        s=$tmp/sidecar-$operation-$connections-$depth.json
+        r=$tmp/redis-$operation-$connections-$depth.json
+        s_p50=$(json_field p50Micros <"$s")
+        s_p99=$(json_field p99Micros <"$s")
+        r_p50=$(json_field p50Micros <"$r")
+        r_p99=$(json_field p99Micros <"$r")
+        added=n/a
+        [[ -n $s_p50 && -n $r_p50 ]] && added=$(awk -v s="$s_p50" -v r="$r_p50" 'BEGIN { printf "%+.1f", s - r }')
+        echo "L2 path (cache.get missing L1, answered from Redis by sidecard; C=$connections D=$depth):"
+        printf '  sidecar p50/p99 %s / %s µs; direct GET p50/p99 %s / %s µs; p50 %sx GET (%s µs per request)\n' \
+            "${s_p50:-?}" "${s_p99:-?}" "${r_p50:-?}" "${r_p99:-?}" "$(divide "$s_p50" "$r_p50")" "$added"
+    done
     echo
     echo "notification latency (state.set sent -> state.changed read; one writer, one set at a time):"
     for subscribers in "${notify_counts[@]}"; do
@@ -339,6 +426,8 @@ report=$tmp/report.txt
         "p50 latency C=1 D=1  <= 1.2x redis" "${p50_ratio_1_1:-n/a}x" "$(verdict "${p50_ratio_1_1:-n/a}" "<=" 1.2)" \
         "state.get C=50 D=1   >= 1.0x redis GET" "${ratio_get:-n/a}x" "$(verdict "${ratio_get:-n/a}" ">=" 1.0)" \
         "state.set C=50 D=1   >= 0.5x redis SET" "${ratio_set:-n/a}x" "$(verdict "${ratio_set:-n/a}" ">=" 0.5)" \
+        "cache.get L1 C=50 D=1  >= 1.0x redis GET" "${ratio_cache_get_50_1:-n/a}x" "$(verdict "${ratio_cache_get_50_1:-n/a}" ">=" 1.0)" \
+        "cache.get L1 C=50 D=16 >= 1.0x redis GET" "${ratio_cache_get_50_16:-n/a}x" "$(verdict "${ratio_cache_get_50_16:-n/a}" ">=" 1.0)" \
         "notify p99, 1 subscriber < 1 ms" "${notify_p99_1:-n/a} µs" "$(verdict "${notify_p99_1:-n/a}" "<" 1000)" \
         "cold start median    < 50 ms" "$cold_start_median ms" "$(verdict "$cold_start_median" "<" 50)" \
         "idle RSS             < 20 MB" "$sidecard_idle_rss MB" "$(verdict "$sidecard_idle_rss" "<" 20)"

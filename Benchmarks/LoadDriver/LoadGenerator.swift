@@ -18,11 +18,14 @@ struct LoadGenerator: ParsableCommand {
         abstract: "Drive sidecard or redis-server over a Unix socket with the same client and measure it.",
         discussion: """
             --operation picks the request: ping (sidecar.ping / PING), get (state.get of /bench/key / GET \
-            bench:key, after one set so that it returns a value) or set (state.set / SET of a 64-byte string; \
-            sidecard acknowledges it after its SQLite commit). Each connection keeps exactly --depth requests \
-            in flight: it sends that many at the start and one more per reply. Replies in the first --warmup \
-            seconds are not counted; the run then lasts --duration seconds and stops by itself. Latency is \
-            from a request's send to its reply.
+            bench:key, after one set so that it returns a value), set (state.set / SET of a 64-byte string; \
+            sidecard acknowledges it after its SQLite commit), cache-get (cache.get of bench:key after one \
+            cache-set, every reply answered from L1 / GET), cache-get-l2 (the same, every reply answered \
+            from L2: for a daemon with --redis whose L1 holds nothing, such as --cache-l1-bytes 1) or \
+            cache-set (cache.set of a 64-byte string without expiry / SET). Each connection keeps exactly \
+            --depth requests in flight: it sends that many at the start and one more per reply. Replies in \
+            the first --warmup seconds are not counted; the run then lasts --duration seconds and stops by \
+            itself. Latency is from a request's send to its reply.
 
             --cold-start instead connects once, sends one request and prints the time from the connect to \
             the reply (the server may be started by socket activation in between).
@@ -38,7 +41,7 @@ struct LoadGenerator: ParsableCommand {
     @Option(help: "The server: sidecar or redis.")
     var target: LoadTarget = .sidecar
 
-    @Option(help: "The request: ping, get or set.")
+    @Option(help: "The request: ping, get, set, cache-get, cache-get-l2 or cache-set.")
     var operation: LoadOperation = .ping
 
     @Option(help: "The server's Unix socket. For sidecar the default is the daemon's own (SIDECAR_SOCKET, XDG_RUNTIME_DIR).")

@@ -10,10 +10,22 @@ enum LoadOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// `state.set {"path":"/bench/key","value":…}` / `SET bench:key …`, a 64-byte string.
     /// Sidecar acknowledges it only after the SQLite transaction that holds it has committed.
     case set
+    /// `cache.get {"key":"bench:key"}` answered from L1 / `GET bench:key`, of a 64-byte string.
+    /// A reply from any other tier fails the run.
+    case cacheGet = "cache-get"
+    /// `cache.get {"key":"bench:key"}` answered from L2 (Redis) / `GET bench:key`. Only a daemon
+    /// whose L1 keeps nothing answers it (`--cache-l1-bytes 1`: every entry is larger than the
+    /// bound, so an L2 hit does not fill L1); a reply from L1 fails the run.
+    case cacheGetL2 = "cache-get-l2"
+    /// `cache.set {"key":"bench:key","value":…,"ttl":0}` / `SET bench:key …`, a 64-byte string
+    /// without expiry on both sides.
+    case cacheSet = "cache-set"
 
     /// The state path (Sidecar) that `get` reads and `set` writes.
     static let statePath = "/bench/key"
-    /// The key (Redis) that `GET` reads and `SET` writes.
+    /// The key (Redis) that `GET` reads and `SET` writes, and the cache key (Sidecar) of the
+    /// `cache-*` operations (which a daemon with L2 stores in Redis under its prefix, so the two
+    /// never collide).
     static let redisKey = "bench:key"
     /// The value `set` writes and `get` expects: 64 ASCII bytes, the same in JSON (plus
     /// quotes) and in RESP.
@@ -25,9 +37,29 @@ enum LoadOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
         case (.sidecar, .ping): return "sidecar.ping"
         case (.sidecar, .get): return "state.get"
         case (.sidecar, .set): return "state.set"
+        case (.sidecar, .cacheGet), (.sidecar, .cacheGetL2): return "cache.get"
+        case (.sidecar, .cacheSet): return "cache.set"
         case (.redis, .ping): return "PING"
-        case (.redis, .get): return "GET"
-        case (.redis, .set): return "SET"
+        case (.redis, .get), (.redis, .cacheGet), (.redis, .cacheGetL2): return "GET"
+        case (.redis, .set), (.redis, .cacheSet): return "SET"
+        }
+    }
+
+    /// Whether the Redis form is `GET` of the value (`SET` and `PING` answer without it).
+    var readsValue: Bool {
+        switch self {
+        case .get, .cacheGet, .cacheGetL2: return true
+        case .ping, .set, .cacheSet: return false
+        }
+    }
+
+    /// The write that must be done once before a run of this operation so that it reads a
+    /// value: the same key, the same value. `nil` for operations that read nothing.
+    var setup: LoadOperation? {
+        switch self {
+        case .get: return .set
+        case .cacheGet, .cacheGetL2: return .cacheSet
+        case .ping, .set, .cacheSet: return nil
         }
     }
 }

@@ -34,8 +34,8 @@ struct Workload: Sendable {
             let arguments: [String]
             switch operation {
             case .ping: arguments = ["PING"]
-            case .get: arguments = ["GET", LoadOperation.redisKey]
-            case .set: arguments = ["SET", LoadOperation.redisKey, LoadOperation.value]
+            case .get, .cacheGet, .cacheGetL2: arguments = ["GET", LoadOperation.redisKey]
+            case .set, .cacheSet: arguments = ["SET", LoadOperation.redisKey, LoadOperation.value]
             }
             buffer.writeString("*\(arguments.count)\r\n")
             for argument in arguments {
@@ -50,6 +50,10 @@ struct Workload: Sendable {
         case .ping: return nil
         case .get: return ["path": .string(LoadOperation.statePath)]
         case .set: return ["path": .string(LoadOperation.statePath), "value": .string(LoadOperation.value)]
+        case .cacheGet, .cacheGetL2: return ["key": .string(LoadOperation.redisKey)]
+        // ttl 0: no expiry, as SET without EX/PX; it also keeps every cache.get reply the same
+        // bytes (`"ttl":null`) for the scanner's fast path.
+        case .cacheSet: return ["key": .string(LoadOperation.redisKey), "value": .string(LoadOperation.value), "ttl": 0]
         }
     }
 
@@ -72,8 +76,9 @@ struct Workload: Sendable {
         }
     }
 
-    /// What must be done once before a run of this workload: a `get` needs the key to exist.
+    /// What must be done once before a run of this workload: a `get` (of either kind) needs
+    /// the key to exist.
     var setup: Workload? {
-        operation == .get ? Workload(target: target, operation: .set) : nil
+        operation.setup.map { Workload(target: target, operation: $0) }
     }
 }

@@ -19,7 +19,8 @@ enum ReplyOutcome: Equatable {
 /// for Redis `+PONG`, `+OK` or `$64` and the value; for Sidecar the first reply's bytes once a
 /// full decode has shown it to be the right result for our id, where only the digits of a
 /// `"revision"` may differ from reply to reply (every `state.set` gets a new one). Anything
-/// else is decoded in full.
+/// else is decoded in full: a `cache.get` answered from another tier than the operation's
+/// differs in its `"tier"`, so it is checked, and fails the run.
 struct ReplyScanner {
     enum WireProtocol {
         case jsonRPC(FrameDecoder)
@@ -38,10 +39,12 @@ struct ReplyScanner {
     init(protocol wireProtocol: WireProtocol, operation: LoadOperation) {
         self.wireProtocol = wireProtocol
         self.operation = operation
-        switch operation {
-        case .ping: expectedRESP = ByteBuffer(string: "+PONG\r\n")
-        case .get: expectedRESP = ByteBuffer(string: "$\(LoadOperation.value.utf8.count)\r\n\(LoadOperation.value)\r\n")
-        case .set: expectedRESP = ByteBuffer(string: "+OK\r\n")
+        if operation == .ping {
+            expectedRESP = ByteBuffer(string: "+PONG\r\n")
+        } else if operation.readsValue {
+            expectedRESP = ByteBuffer(string: "$\(LoadOperation.value.utf8.count)\r\n\(LoadOperation.value)\r\n")
+        } else {
+            expectedRESP = ByteBuffer(string: "+OK\r\n")
         }
     }
 
@@ -107,7 +110,20 @@ struct ReplyScanner {
             return result["value"] == .string(LoadOperation.value) ? nil : "not the value the run set"
         case .set:
             return result["revision"]?.intValue != nil ? nil : "no integer \"revision\""
+        case .cacheGet:
+            return cacheHitProblem(result, tier: "l1")
+        case .cacheGetL2:
+            return cacheHitProblem(result, tier: "l2")
+        case .cacheSet:
+            return result == ["stored": true] ? nil : "expected {\"stored\":true}"
         }
+    }
+
+    /// What is wrong with a `cache.get` result that should be a hit from `tier`.
+    private static func cacheHitProblem(_ result: JSONValue, tier: String) -> String? {
+        guard result["hit"] == .bool(true) else { return "expected \"hit\": true" }
+        guard result["value"] == .string(LoadOperation.value) else { return "not the value the run set" }
+        return result["tier"] == .string(tier) ? nil : "expected \"tier\": \"\(tier)\""
     }
 
     // MARK: - RESP

@@ -47,7 +47,7 @@ enum CacheMethods {
             let key = try key(context.params)
             let lease = try context.params.requiredInt("lease", range: 1...600_000)
             let connection = context.connection
-            connection.onClose { cache.connectionClosed(connection.info.id) }
+            connection.onClose(service: "cache") { cache.connectionClosed(connection.info.id) }
             return .later(cache.fetch(key, leaseMilliseconds: lease, connectionID: connection.info.id).map { result in
                 switch result {
                 case .hit(let value): return ["hit": true, "value": value]

@@ -56,7 +56,7 @@ enum StateMethods {
                 connection.notifier.send(RPCNotification(method: "state.changed", params: params), coalescingKey: "state.\(id)")
             }
             return .later(state.subscribe(selector, subscriber: subscriber).map { id, value, revision in
-                connection.onClose { state.connectionClosed(connection.info.id) }
+                connection.onClose(service: "state") { state.connectionClosed(connection.info.id) }
                 var result: JSONObject = ["subscription": .int(Int64(id)), "revision": .int(revision)]
                 if fireImmediately { result["value"] = value }
                 return .object(result)

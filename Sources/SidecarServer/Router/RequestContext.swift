@@ -25,7 +25,8 @@ public final class ConnectionHandle: Sendable {
     /// Sends notifications back to this connection, now or later (subscriptions).
     public let notifier: ConnectionNotifier
 
-    private let closeHandlers = NIOLockedValueBox<[@Sendable () -> Void]?>([])
+    /// Handlers by the service that registered them; `nil` once the connection has closed.
+    private let closeHandlers = NIOLockedValueBox<[String: @Sendable () -> Void]?>([:])
 
     public init(info: ConnectionInfo, notifier: ConnectionNotifier) {
         self.info = info
@@ -33,23 +34,23 @@ public final class ConnectionHandle: Sendable {
     }
 
     /// Runs `body` once when the connection closes (at once if it already has): services
-    /// use it to end the connection's subscriptions and leases.
-    public func onClose(_ body: @escaping @Sendable () -> Void) {
+    /// use it to end the connection's subscriptions and leases. Only the first handler per
+    /// `service` is kept, so a method called many times on one connection registers once.
+    public func onClose(service: String, _ body: @escaping @Sendable () -> Void) {
         let registered = closeHandlers.withLockedValue { handlers -> Bool in
             guard handlers != nil else { return false }
-            handlers?.append(body)
+            if handlers?[service] == nil { handlers?[service] = body }
             return true
         }
         if !registered { body() }
     }
 
-    /// Called by the transport when the connection has closed.
     func closed() {
         let handlers = closeHandlers.withLockedValue { handlers in
             defer { handlers = nil }
-            return handlers ?? []
+            return handlers ?? [:]
         }
-        for handler in handlers { handler() }
+        for handler in handlers.values { handler() }
     }
 }
 
