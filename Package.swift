@@ -91,10 +91,23 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
         .target(
+            name: "SidecarTasks",
+            dependencies: [
+                "SidecarProtocol",
+                "SidecarStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        .target(
             name: "SidecarServer",
             dependencies: [
                 "SidecarProtocol",
                 "SidecarCache",
+                "SidecarTasks",
                 "SidecarState",
                 "SidecarStore",
                 "CSystemd",
@@ -126,6 +139,7 @@ let package = Package(
             dependencies: [
                 "SidecarServer",
                 "SidecarCache",
+                "SidecarTasks",
                 "SidecarRedis",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 "SidecarState",
@@ -174,6 +188,7 @@ let package = Package(
                 "SidecarState",
                 "SidecarCache",
                 "SidecarRedis",
+                "SidecarTasks",
                 "SidecarStore",
                 "SidecarTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -195,6 +210,7 @@ let package = Package(
             dependencies: ["SidecarRedis", "SidecarTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "SidecarCacheTests", dependencies: ["SidecarCache", "SidecarRedis", "SidecarProtocol", "SidecarTestSupport"]),
+        .testTarget(name: "SidecarTasksTests", dependencies: ["SidecarTasks", "SidecarStore", "SidecarProtocol", "SidecarTestSupport"]),
         .testTarget(name: "SidecarStateTests", dependencies: ["SidecarState", "SidecarStore", "SidecarProtocol"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarClient", "SidecarProtocol", "SidecarTestSupport"]),
     ]

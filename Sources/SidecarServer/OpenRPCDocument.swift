@@ -7,7 +7,7 @@ enum OpenRPCDocument {
   "info": {
     "title": "Sidecar",
     "version": "0.1.0",
-    "description": "The JSON-RPC 2.0 interface of `sidecard`, a per-user local daemon. Clients connect to a Unix stream socket (`--socket`, else `$SIDECAR_SOCKET`, else `$XDG_RUNTIME_DIR/sidecar/sidecar.sock`, else `/tmp/sidecar-$UID/sidecar.sock`) and exchange frames in both directions: a 4-byte unsigned big-endian length N, then N bytes of UTF-8 JSON. Each frame holds one request, notification or response, or a batch. Requests on one connection are answered as they finish, so responses may arrive out of order: match them by `id`. The server may also send notifications of its own at any time: `state.subscribe` makes it send `state.changed` (described in that method's `x-notifications` and in `components.schemas.StateChanged`). Errors in the framing or in the JSON-RPC envelope (-32700, -32600, -32601, -32001, -32002, -32007) can answer any request; they are listed once under `components.errors`. `protocol/PROTOCOL.md` is the full reference."
+    "description": "The JSON-RPC 2.0 interface of `sidecard`, a per-user local daemon. Clients connect to a Unix stream socket (`--socket`, else `$SIDECAR_SOCKET`, else `$XDG_RUNTIME_DIR/sidecar/sidecar.sock`, else `/tmp/sidecar-$UID/sidecar.sock`) and exchange frames in both directions: a 4-byte unsigned big-endian length N, then N bytes of UTF-8 JSON. Each frame holds one request, notification or response, or a batch. Requests on one connection are answered as they finish, so responses may arrive out of order: match them by `id`. The server may also send notifications of its own at any time: `state.subscribe` makes it send `state.changed`, and `tasks.subscribe` makes it send `tasks.changed` (described in those methods' `x-notifications` and in `components.schemas.StateChanged` and `TaskChanged`). Errors in the framing or in the JSON-RPC envelope (-32700, -32600, -32601, -32001, -32002, -32007) can answer any request; they are listed once under `components.errors`. `protocol/PROTOCOL.md` is the full reference."
   },
   "methods": [
     {
@@ -150,7 +150,7 @@ enum OpenRPCDocument {
     {
       "name": "sidecar.metrics",
       "summary": "Counters and latencies since the daemon started.",
-      "description": "Returns request counts, errors and latency percentiles per method, error counts per code, connection counts, bytes read and written, notifications sent and coalesced, and the SQLite store's query metrics (`db`), all since the daemon started. Latencies are measured inside the daemon, from decoding a request's frame to encoding its response, in microseconds. Takes no params: omit `params`, or send `[]` or `{}`. Later versions may add members; clients must ignore members they do not know.",
+      "description": "Returns request counts, errors and latency percentiles per method, error counts per code, connection counts, bytes read and written, notifications sent and coalesced, the SQLite store's query metrics (`db`), the cache's counters (`cache`, the same object as `cache.stats` returns) and the task scheduler's (`tasks`, the same object as `tasks.metrics` returns), all since the daemon started. Latencies are measured inside the daemon, from decoding a request's frame to encoding its response, in microseconds. Takes no params: omit `params`, or send `[]` or `{}`. Later versions may add members; clients must ignore members they do not know.",
       "paramStructure": "either",
       "params": [],
       "result": {
@@ -204,6 +204,24 @@ enum OpenRPCDocument {
                 "slowQueries": [
                   { "sql": "SELECT value FROM meta WHERE key = ?", "durationMs": 63.5, "at": "2026-01-01T00:00:00.250Z" }
                 ]
+              },
+              "cache": {
+                "l1": { "hits": 120, "misses": 30, "writes": 45, "evictions": 0, "expirations": 2, "entries": 38, "bytes": 9120 },
+                "l2": { "enabled": false, "hits": 0, "misses": 0, "writes": 0, "errors": 0, "timeouts": 0 },
+                "breaker": { "state": "closed", "consecutiveFailures": 0, "openedAt": null, "trips": 0 }
+              },
+              "tasks": {
+                "submitted": 14,
+                "succeeded": 12,
+                "failed": 1,
+                "cancelled": 0,
+                "retries": 2,
+                "running": 1,
+                "queued": { "low": 0, "normal": 0, "high": 0, "critical": 0 },
+                "scheduled": 0,
+                "successRate": 0.9231,
+                "durationMs": { "avg": 412.5, "p50": 180, "p99": 2950 },
+                "queueLatencyMs": { "p50": 0, "p99": 3 }
               }
             }
           }
@@ -722,6 +740,1425 @@ enum OpenRPCDocument {
           "result": { "name": "changed", "value": { "revision": 48 } }
         }
       ]
+    },
+    {
+      "name": "cache.get",
+      "summary": "Reads a cache key: L1 (memory), then L2 (Redis).",
+      "description": "Looks `key` up in the daemon's memory (L1) and, on a miss there, in Redis (L2, when the daemon runs with `--redis`); an L2 hit is copied into L1 with its remaining TTL. A miss is not an error: `hit` is false and `value`, `tier` and `ttl` are null. On a hit, `tier` names the tier that had the value and `ttl` the seconds left, rounded up (null when the entry never expires). A cached `null` is a hit whose value is null. Redis errors never reach the caller: the answer then comes from L1 alone.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "key",
+          "summary": "The key.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/CacheKey" }
+        }
+      ],
+      "result": {
+        "name": "read",
+        "schema": {
+          "type": "object",
+          "required": ["hit", "value", "tier", "ttl"],
+          "properties": {
+            "hit": { "type": "boolean", "description": "Whether the key is cached." },
+            "value": { "description": "The cached value; null on a miss." },
+            "tier": { "type": ["string", "null"], "enum": ["l1", "l2", null], "description": "The tier that had the value; null on a miss." },
+            "ttl": { "type": ["integer", "null"], "minimum": 0, "description": "Seconds left, rounded up; null on a miss or when the entry never expires." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'key' must not be empty", "data": { "field": "key" } },
+        { "code": -32602, "message": "Invalid params: 'key' is 1030 bytes, over the limit of 1024", "data": { "field": "key" } }
+      ],
+      "examples": [
+        {
+          "name": "get-hit",
+          "params": [
+            { "name": "key", "value": "user:42:profile" }
+          ],
+          "result": { "name": "read", "value": { "hit": true, "value": { "name": "Ada" }, "tier": "l1", "ttl": 57 } }
+        },
+        {
+          "name": "get-miss",
+          "params": [
+            { "name": "key", "value": "user:43:profile" }
+          ],
+          "result": { "name": "read", "value": { "hit": false, "value": null, "tier": null, "ttl": null } }
+        }
+      ]
+    },
+    {
+      "name": "cache.set",
+      "summary": "Stores a value under a cache key, in L1 and L2 (write-through).",
+      "description": "Stores `value` under `key` in the daemon's memory (L1) and, when the daemon runs with `--redis` and the circuit breaker allows, in Redis (L2, `SET` with `PX`), then publishes the key on the invalidation channel (`--cache-prefix` + `invalidate`) so that other daemons sharing the Redis drop it from their L1. `ttl` is in seconds; 0 never expires; without it the daemon's `--cache-default-ttl` (default 300) applies. A value whose encoded JSON is larger than `--cache-max-value-bytes` (default 1048576) is -32602 naming `value`. With `lease` (a token from `cache.fetch`), the set completes that single flight: every `cache.fetch` waiting on the key is answered with this value. A `lease` that is not the key's current lease (wrong, expired, or passed to another caller) is -32005 with `data.key`, and nothing is stored.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "key",
+          "summary": "The key.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/CacheKey" }
+        },
+        {
+          "name": "value",
+          "summary": "Any JSON value, at most --cache-max-value-bytes once encoded.",
+          "required": true,
+          "schema": {}
+        },
+        {
+          "name": "ttl",
+          "summary": "Seconds to keep the value; 0 never expires. Default: --cache-default-ttl.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/CacheTTL" }
+        },
+        {
+          "name": "lease",
+          "summary": "The lease token from cache.fetch: completes that single flight.",
+          "required": false,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "stored",
+        "schema": {
+          "type": "object",
+          "required": ["stored"],
+          "properties": {
+            "stored": { "type": "boolean", "const": true }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'ttl' must be between 0 and 2147483647, got -1", "data": { "field": "ttl" } },
+        { "code": -32602, "message": "Invalid params: 'value' is 2097152 bytes of JSON, over the limit of 1048576 (--cache-max-value-bytes)", "data": { "field": "value" } },
+        { "code": -32005, "message": "Conflict: the lease on key 'report:today' expired and passed to another caller; fetch it again", "data": { "key": "report:today" } }
+      ],
+      "examples": [
+        {
+          "name": "set",
+          "params": [
+            { "name": "key", "value": "user:42:profile" },
+            { "name": "value", "value": { "name": "Ada" } },
+            { "name": "ttl", "value": 60 }
+          ],
+          "result": { "name": "stored", "value": { "stored": true } }
+        },
+        {
+          "name": "set-with-lease",
+          "description": "Completes the single flight started by the cache.fetch that returned this lease; its waiters get the value.",
+          "params": [
+            { "name": "key", "value": "report:today" },
+            { "name": "value", "value": { "rows": 12 } },
+            { "name": "ttl", "value": 600 },
+            { "name": "lease", "value": "7f3a9c0e41d2b865" }
+          ],
+          "result": { "name": "stored", "value": { "stored": true } }
+        }
+      ]
+    },
+    {
+      "name": "cache.delete",
+      "summary": "Removes a cache key from L1 and L2.",
+      "description": "Removes `key` from the daemon's memory and from Redis, and publishes it so that other daemons sharing the Redis drop it from their L1. `deleted` is true when the key was in L1 or L2; deleting a missing key is not an error.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "key",
+          "summary": "The key.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/CacheKey" }
+        }
+      ],
+      "result": {
+        "name": "deleted",
+        "schema": {
+          "type": "object",
+          "required": ["deleted"],
+          "properties": {
+            "deleted": { "type": "boolean", "description": "True when the key was in L1 or L2." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'key' must not be empty", "data": { "field": "key" } }
+      ],
+      "examples": [
+        {
+          "name": "delete",
+          "params": [
+            { "name": "key", "value": "user:42:profile" }
+          ],
+          "result": { "name": "deleted", "value": { "deleted": true } }
+        }
+      ]
+    },
+    {
+      "name": "cache.invalidate",
+      "summary": "Removes every cache key that matches a glob pattern, in every daemon sharing the Redis.",
+      "description": "Removes the keys matching `pattern` (a Redis glob) from the daemon's memory and from Redis (found with `SCAN` and removed with `UNLINK`, in batches, under the daemon's `--cache-prefix` only), and publishes the pattern so that every daemon sharing the Redis drops its matching L1 entries when it receives the message. Returns how many entries were removed from this daemon's L1 and from Redis (0 without Redis). An empty pattern (use \"*\" for every key) or one over 1024 bytes is -32602.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "pattern",
+          "summary": "A Redis glob, such as \"user:42:*\".",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/CachePattern" }
+        }
+      ],
+      "result": {
+        "name": "removed",
+        "schema": { "$ref": "#/components/schemas/CacheRemoved" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'pattern': the pattern is empty; use \"*\" to match every key", "data": { "field": "pattern" } },
+        { "code": -32602, "message": "Invalid params: 'pattern': the pattern is 1030 bytes long; the limit is 1024 bytes", "data": { "field": "pattern" } }
+      ],
+      "examples": [
+        {
+          "name": "invalidate",
+          "params": [
+            { "name": "pattern", "value": "user:42:*" }
+          ],
+          "result": { "name": "removed", "value": { "l1Removed": 3, "l2Removed": 5 } }
+        }
+      ]
+    },
+    {
+      "name": "cache.fetch",
+      "summary": "Reads a cache key, or takes the lease to compute it (single flight).",
+      "description": "Answers `{hit: true, value}` when `key` is cached (L1, then L2, as cache.get). On a miss, the first caller gets `{hit: false, lease}`: a token to compute the value and store it with cache.set and `lease`. Callers that fetch the same key meanwhile wait for that cache.set, up to `lease` milliseconds, and are then answered `{hit: true, value}`. A lease lasts the `lease` milliseconds its fetch asked for; if it expires, or its holder's connection closes, before the cache.set, the next waiter is answered `{hit: false, lease}` with a new token. A waiter that waits its own `lease` milliseconds without a value or a lease is answered -32003 and may fetch again. While it waits, the connection's other requests are served. Leases are kept by each daemon.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "key",
+          "summary": "The key.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/CacheKey" }
+        },
+        {
+          "name": "lease",
+          "summary": "Milliseconds: how long a lease granted to this call lasts, and how long this call waits for another holder's value.",
+          "required": true,
+          "schema": { "type": "integer", "minimum": 1, "maximum": 600000 }
+        }
+      ],
+      "result": {
+        "name": "fetched",
+        "schema": {
+          "oneOf": [
+            {
+              "type": "object",
+              "required": ["hit", "value"],
+              "properties": {
+                "hit": { "type": "boolean", "const": true },
+                "value": { "description": "The cached value, or the value the lease holder stored." }
+              }
+            },
+            {
+              "type": "object",
+              "required": ["hit", "lease"],
+              "properties": {
+                "hit": { "type": "boolean", "const": false },
+                "lease": { "type": "string", "description": "An opaque token: compute the value and pass this to cache.set as `lease`." }
+              }
+            }
+          ]
+        }
+      },
+      "errors": [
+        { "code": -32003, "message": "Timed out: no value and no lease for the key within the lease time" },
+        { "code": -32602, "message": "Invalid params: 'lease' must be between 1 and 600000, got 0", "data": { "field": "lease" } }
+      ],
+      "examples": [
+        {
+          "name": "fetch-lease",
+          "description": "A miss: this caller computes the value and stores it with cache.set and this lease.",
+          "params": [
+            { "name": "key", "value": "report:today" },
+            { "name": "lease", "value": 30000 }
+          ],
+          "result": { "name": "fetched", "value": { "hit": false, "lease": "7f3a9c0e41d2b865" } }
+        },
+        {
+          "name": "fetch-hit",
+          "description": "Cached, or stored by the lease holder while this call waited.",
+          "params": [
+            { "name": "key", "value": "report:today" },
+            { "name": "lease", "value": 30000 }
+          ],
+          "result": { "name": "fetched", "value": { "hit": true, "value": { "rows": 12 } } }
+        }
+      ]
+    },
+    {
+      "name": "cache.warm",
+      "summary": "Loads the Redis entries that match a glob pattern into L1.",
+      "description": "Copies the L2 (Redis) entries whose keys match `pattern` into the daemon's memory, with their remaining TTLs, and returns how many were loaded: 0 when the daemon runs without `--redis`, or Redis is down. `--cache-warm PATTERN` does the same at start-up, in the background.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "pattern",
+          "summary": "A Redis glob, such as \"config:*\".",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/CachePattern" }
+        }
+      ],
+      "result": {
+        "name": "warmed",
+        "schema": {
+          "type": "object",
+          "required": ["loaded"],
+          "properties": {
+            "loaded": { "type": "integer", "minimum": 0, "description": "Entries copied from Redis into memory." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'pattern': the pattern is empty; use \"*\" to match every key", "data": { "field": "pattern" } }
+      ],
+      "examples": [
+        {
+          "name": "warm",
+          "params": [
+            { "name": "pattern", "value": "config:*" }
+          ],
+          "result": { "name": "warmed", "value": { "loaded": 14 } }
+        }
+      ]
+    },
+    {
+      "name": "cache.stats",
+      "summary": "The cache's counters: per tier hits and misses, memory use, the Redis circuit breaker.",
+      "description": "Returns, since the daemon started: for L1 (memory) hits, misses, writes, evictions, expirations, and the entries and bytes held now; for L2 (Redis) whether it is enabled, hits, misses, writes, errors and timeouts; and the circuit breaker in front of Redis: its state, consecutive failures, when it opened (null while closed) and how many times it has. A read that hits L1 counts as an L1 hit only; one that misses L1 counts as an L1 miss and then, when L2 is asked, as an L2 hit or miss. `sidecar.metrics` carries the same object as its `cache` member. Takes no params: omit `params`, or send `[]` or `{}`.",
+      "paramStructure": "either",
+      "params": [],
+      "result": {
+        "name": "stats",
+        "schema": { "$ref": "#/components/schemas/CacheStats" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: this method takes no params" }
+      ],
+      "examples": [
+        {
+          "name": "stats",
+          "params": [],
+          "result": {
+            "name": "stats",
+            "value": {
+              "l1": { "hits": 120, "misses": 30, "writes": 45, "evictions": 0, "expirations": 2, "entries": 38, "bytes": 9120 },
+              "l2": { "enabled": true, "hits": 20, "misses": 10, "writes": 40, "errors": 0, "timeouts": 0 },
+              "breaker": { "state": "closed", "consecutiveFailures": 0, "openedAt": null, "trips": 0 }
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "cache.clear",
+      "summary": "Removes every cache entry, from L1 and L2.",
+      "description": "Empties the daemon's memory and removes every Redis key under its `--cache-prefix`, and publishes the clear so that daemons sharing the Redis empty their L1 too. Returns how many entries were removed from each tier. Takes no params: omit `params`, or send `[]` or `{}`.",
+      "paramStructure": "either",
+      "params": [],
+      "result": {
+        "name": "removed",
+        "schema": { "$ref": "#/components/schemas/CacheRemoved" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: this method takes no params" }
+      ],
+      "examples": [
+        {
+          "name": "clear",
+          "params": [],
+          "result": { "name": "removed", "value": { "l1Removed": 38, "l2Removed": 61 } }
+        }
+      ]
+    },
+    {
+      "name": "tasks.submit",
+      "summary": "Submits a task; answered once it is stored.",
+      "description": "Creates a task of `kind` with `payload`, answered once the transaction that stores it has committed: an acknowledged task survives a crash of the daemon and reaches a final status. The daemon runs the kinds `exec` (a process: payload {argv, env?, cwd?, stdin?}, checked now) and `sidecar.noop` (its result is its payload) itself; any other kind waits for an external worker (`tasks.claim`). A task with a `delay` or a future `runAt` is created `scheduled`, else `queued`. A free worker takes the highest `priority` first, then the earliest `runAt`, then the oldest task. A failed run is retried while `attempt` ≤ `maxRetries`, after min(base · factor^(retry−1), max) seconds (with `jitter`, a random time between half of that and all of it). While an unfinished task with the same `idempotencyKey` exists, the answer is that task's id with `created: false` and nothing is created. An invalid field is -32602 with `data.field` naming it (`priority`, `payload.argv`, `backoff.factor`); a member that is not a task field is refused too.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "kind",
+          "summary": "`exec`, `sidecar.noop`, or a kind external workers claim; at most 200 bytes.",
+          "required": true,
+          "schema": { "type": "string", "minLength": 1 }
+        },
+        {
+          "name": "payload",
+          "summary": "What the task works on; for `exec`, {argv, env?, cwd?, stdin?}, checked now.",
+          "required": false,
+          "schema": { "description": "Any JSON value; for exec, an ExecPayload.", "default": null }
+        },
+        {
+          "name": "priority",
+          "summary": "A free worker takes the highest priority first. Default normal.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/TaskPriority" }
+        },
+        {
+          "name": "maxRetries",
+          "summary": "Runs allowed after the first failure. Default 3.",
+          "required": false,
+          "schema": { "type": "integer", "minimum": 0, "maximum": 1000, "default": 3 }
+        },
+        {
+          "name": "timeout",
+          "summary": "Seconds one run may take; an exec run that takes longer has its process group killed. Default 300.",
+          "required": false,
+          "schema": { "type": "number", "exclusiveMinimum": 0, "maximum": 604800, "default": 300 }
+        },
+        {
+          "name": "backoff",
+          "summary": "The delay before each retry.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/TaskBackoff" }
+        },
+        {
+          "name": "delay",
+          "summary": "Seconds from now before the task may run. Not with runAt.",
+          "required": false,
+          "schema": { "type": "number", "minimum": 0, "maximum": 31622400 }
+        },
+        {
+          "name": "runAt",
+          "summary": "An RFC 3339 time before which the task does not run. Not with delay.",
+          "required": false,
+          "schema": { "type": "string", "format": "date-time" }
+        },
+        {
+          "name": "idempotencyKey",
+          "summary": "While a task submitted with this key is unfinished, submitting again returns that task with created false.",
+          "required": false,
+          "schema": { "type": "string", "minLength": 1 }
+        }
+      ],
+      "result": {
+        "name": "submitted",
+        "schema": { "$ref": "#/components/schemas/TaskSubmitted" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'payload.argv' must be a non-empty array of strings, got an empty array", "data": { "field": "payload.argv" } },
+        { "code": -32602, "message": "Invalid params: 'priority' must be one of low, normal, high, critical", "data": { "field": "priority" } },
+        { "code": -32602, "message": "Invalid params: 'delay' cannot be given together with 'runAt'; give one of them", "data": { "field": "delay" } }
+      ],
+      "examples": [
+        {
+          "name": "submit-exec",
+          "params": [
+            { "name": "kind", "value": "exec" },
+            { "name": "payload", "value": { "argv": ["make", "-C", "/home/me/site"] } },
+            { "name": "priority", "value": "high" },
+            { "name": "maxRetries", "value": 1 },
+            { "name": "timeout", "value": 600 }
+          ],
+          "result": { "name": "submitted", "value": { "id": "t0192f3a4b5c60001", "created": true } }
+        },
+        {
+          "name": "submit-idempotent",
+          "description": "An unfinished task with this key exists: its id, and nothing is created.",
+          "params": [
+            { "name": "kind", "value": "sync-mail" },
+            { "name": "delay", "value": 60 },
+            { "name": "idempotencyKey", "value": "sync-mail" }
+          ],
+          "result": { "name": "submitted", "value": { "id": "t0192f3a4b5c60002", "created": false } }
+        }
+      ]
+    },
+    {
+      "name": "tasks.submitMany",
+      "summary": "Submits several tasks in one transaction: all of them or none.",
+      "description": "Creates every task of `tasks` (1 to 10000 objects, each with the params of `tasks.submit`) in one transaction, answered once it has committed, with one {id, created} per task in order. An invalid field is -32602 naming it with its index (`tasks[3].kind`), and nothing is created.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "tasks",
+          "summary": "The tasks, as the params of tasks.submit.",
+          "required": true,
+          "schema": { "type": "array", "minItems": 1, "maxItems": 10000, "items": { "$ref": "#/components/schemas/TaskSubmission" } }
+        }
+      ],
+      "result": {
+        "name": "submitted",
+        "schema": {
+          "type": "object",
+          "required": ["tasks"],
+          "properties": {
+            "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/TaskSubmitted" }, "description": "One per submitted task, in order." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'tasks[1].kind' must be a non-empty string of at most 200 bytes (exec, sidecar.noop, or a kind your workers claim)", "data": { "field": "tasks[1].kind" } },
+        { "code": -32602, "message": "Invalid params: 'tasks' must be an array of 1 to 10000 task objects", "data": { "field": "tasks" } }
+      ],
+      "examples": [
+        {
+          "name": "submit-many",
+          "params": [
+            { "name": "tasks", "value": [{ "kind": "render-page", "payload": { "page": 1 } }, { "kind": "render-page", "payload": { "page": 2 }, "priority": "low" }] }
+          ],
+          "result": {
+            "name": "submitted",
+            "value": {
+              "tasks": [
+                { "id": "t0192f3a4b5c70000", "created": true },
+                { "id": "t0192f3a4b5c70001", "created": true }
+              ]
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.get",
+      "summary": "Reads a task.",
+      "description": "Returns the task: its kind, payload, priority, status, attempt, retries, timeout, backoff, times, result, errors and progress. A task that does not exist, or was deleted after `--task-retention` or by `tasks.purge`, is -32004.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "The task's id.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        }
+      ],
+      "result": {
+        "name": "task",
+        "schema": { "$ref": "#/components/schemas/Task" }
+      },
+      "errors": [
+        { "code": -32004, "message": "Not found: no task with id 't0192f3a4b5c6ffff' (it may have been purged)", "data": { "id": "t0192f3a4b5c6ffff" } }
+      ],
+      "examples": [
+        {
+          "name": "get",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c60001" }
+          ],
+          "result": {
+            "name": "task",
+            "value": {
+              "id": "t0192f3a4b5c60001",
+              "kind": "exec",
+              "payload": { "argv": ["make", "-C", "/home/me/site"] },
+              "priority": "high",
+              "status": "succeeded",
+              "attempt": 1,
+              "maxRetries": 1,
+              "timeout": 600,
+              "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+              "runAt": "2026-11-25T14:30:00.000Z",
+              "createdAt": "2026-11-25T14:30:00.000Z",
+              "startedAt": "2026-11-25T14:30:00.002Z",
+              "finishedAt": "2026-11-25T14:30:04.310Z",
+              "result": { "exitCode": 0, "stdout": "make: Entering directory '/home/me/site'\n", "stderr": "" },
+              "error": null,
+              "errors": [],
+              "progress": null,
+              "idempotencyKey": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.list",
+      "summary": "Lists tasks in id order, a page at a time.",
+      "description": "Returns up to `limit` tasks that match every filter given (`status`, `kind`, `priority`), in id order (oldest first), after the id `after`, and `next`: the id to pass as `after` for the following page, null when this page is the last. Pages stay correct while tasks are added (keyset pagination).",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "status",
+          "summary": "Only tasks with this status.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/TaskStatus" }
+        },
+        {
+          "name": "kind",
+          "summary": "Only tasks of this kind.",
+          "required": false,
+          "schema": { "type": "string" }
+        },
+        {
+          "name": "priority",
+          "summary": "Only tasks of this priority.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/TaskPriority" }
+        },
+        {
+          "name": "limit",
+          "summary": "The most tasks in the page.",
+          "required": false,
+          "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }
+        },
+        {
+          "name": "after",
+          "summary": "Only tasks whose id is greater: the previous page's next.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        }
+      ],
+      "result": {
+        "name": "page",
+        "schema": {
+          "type": "object",
+          "required": ["tasks", "next"],
+          "properties": {
+            "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/Task" } },
+            "next": { "type": ["string", "null"], "description": "The id to pass as `after` for the next page; null after the last page." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'status' must be one of scheduled, queued, running, succeeded, failed, cancelled", "data": { "field": "status" } },
+        { "code": -32602, "message": "Invalid params: 'limit' must be between 1 and 1000, got 0", "data": { "field": "limit" } }
+      ],
+      "examples": [
+        {
+          "name": "list-failed",
+          "params": [
+            { "name": "status", "value": "failed" },
+            { "name": "limit", "value": 1 }
+          ],
+          "result": {
+            "name": "page",
+            "value": {
+              "tasks": [
+                {
+                  "id": "t0192f3a4b5c60004",
+                  "kind": "exec",
+                  "payload": { "argv": ["make", "-C", "/home/me/site"] },
+                  "priority": "high",
+                  "status": "failed",
+                  "attempt": 2,
+                  "maxRetries": 1,
+                  "timeout": 600,
+                  "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+                  "runAt": "2026-11-25T14:30:00.000Z",
+                  "createdAt": "2026-11-25T14:30:00.000Z",
+                  "startedAt": "2026-11-25T14:30:00.002Z",
+                  "finishedAt": "2026-11-25T14:30:04.310Z",
+                  "result": { "exitCode": 2, "stdout": "", "stderr": "make: *** No rule to make target 'site'.  Stop.\n" },
+                  "error": "exited with status 2",
+                  "errors": [
+                    { "attempt": 1, "at": "2026-11-25T14:30:04.310Z", "message": "exited with status 2" },
+                    { "attempt": 2, "at": "2026-11-25T14:30:05.720Z", "message": "exited with status 2" }
+                  ],
+                  "progress": null,
+                  "idempotencyKey": null
+                }
+              ],
+              "next": "t0192f3a4b5c60004"
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.cancel",
+      "summary": "Cancels an unfinished task.",
+      "description": "A `scheduled` or `queued` task is cancelled at once and never runs. A running `exec` task has its process group stopped (SIGTERM, then SIGKILL after `--kill-grace` seconds) and is answered once the process has ended. A task running in an external worker is cancelled at once; the worker's next `tasks.heartbeat`, `tasks.complete` or `tasks.fail` is answered -32006. A task that has already finished is -32005 with its `status`. A cancelled task is not retried.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "The task to cancel.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        }
+      ],
+      "result": {
+        "name": "task",
+        "schema": { "$ref": "#/components/schemas/Task" }
+      },
+      "errors": [
+        { "code": -32005, "message": "Conflict: task t0192f3a4b5c60001 is already succeeded", "data": { "id": "t0192f3a4b5c60001", "status": "succeeded" } },
+        { "code": -32004, "message": "Not found: no task with id 't0192f3a4b5c6ffff' (it may have been purged)", "data": { "id": "t0192f3a4b5c6ffff" } }
+      ],
+      "examples": [
+        {
+          "name": "cancel",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c60002" }
+          ],
+          "result": {
+            "name": "task",
+            "value": {
+              "id": "t0192f3a4b5c60002",
+              "kind": "exec",
+              "payload": { "argv": ["sleep", "600"] },
+              "priority": "normal",
+              "status": "cancelled",
+              "attempt": 1,
+              "maxRetries": 3,
+              "timeout": 300,
+              "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+              "runAt": "2026-11-25T14:30:00.000Z",
+              "createdAt": "2026-11-25T14:30:00.000Z",
+              "startedAt": "2026-11-25T14:30:00.002Z",
+              "finishedAt": "2026-11-25T14:30:09.013Z",
+              "result": null,
+              "error": null,
+              "errors": [],
+              "progress": null,
+              "idempotencyKey": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.retry",
+      "summary": "Runs a failed task again.",
+      "description": "Puts a `failed` task back in the queue: `queued`, `attempt` 0 (so it has its `maxRetries` again), `runAt` now; its `errors` are kept. A task that is not `failed` is -32005 with its `status`.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "The failed task.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        }
+      ],
+      "result": {
+        "name": "task",
+        "schema": { "$ref": "#/components/schemas/Task" }
+      },
+      "errors": [
+        { "code": -32005, "message": "Conflict: task t0192f3a4b5c60001 is succeeded; only a failed task can be retried", "data": { "id": "t0192f3a4b5c60001", "status": "succeeded" } },
+        { "code": -32004, "message": "Not found: no task with id 't0192f3a4b5c6ffff' (it may have been purged)", "data": { "id": "t0192f3a4b5c6ffff" } }
+      ],
+      "examples": [
+        {
+          "name": "retry",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c60004" }
+          ],
+          "result": {
+            "name": "task",
+            "value": {
+              "id": "t0192f3a4b5c60004",
+              "kind": "exec",
+              "payload": { "argv": ["make", "-C", "/home/me/site"] },
+              "priority": "high",
+              "status": "queued",
+              "attempt": 0,
+              "maxRetries": 1,
+              "timeout": 600,
+              "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+              "runAt": "2026-11-25T15:02:00.000Z",
+              "createdAt": "2026-11-25T14:30:00.000Z",
+              "startedAt": "2026-11-25T14:30:05.100Z",
+              "finishedAt": null,
+              "result": { "exitCode": 2, "stdout": "", "stderr": "make: *** No rule to make target 'site'.  Stop.\n" },
+              "error": "exited with status 2",
+              "errors": [
+                { "attempt": 1, "at": "2026-11-25T14:30:04.310Z", "message": "exited with status 2" },
+                { "attempt": 2, "at": "2026-11-25T14:30:05.720Z", "message": "exited with status 2" }
+              ],
+              "progress": null,
+              "idempotencyKey": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.wait",
+      "summary": "Waits for a task to finish.",
+      "description": "Answers with the task once it is `succeeded`, `failed` for good (retries are waited through) or `cancelled`; at once when it already is. A task still unfinished after `timeout` seconds is -32003, and goes on: wait again to keep waiting. While it waits, the connection's other requests are served.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "The task to wait for.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        },
+        {
+          "name": "timeout",
+          "summary": "Seconds to wait.",
+          "required": false,
+          "schema": { "type": "number", "minimum": 0, "maximum": 86400, "default": 30 }
+        }
+      ],
+      "result": {
+        "name": "task",
+        "schema": { "$ref": "#/components/schemas/Task" }
+      },
+      "errors": [
+        { "code": -32003, "message": "Timed out: task t0192f3a4b5c60003 did not finish in time; it goes on (wait again to keep waiting)", "data": { "id": "t0192f3a4b5c60003" } },
+        { "code": -32004, "message": "Not found: no task with id 't0192f3a4b5c6ffff' (it may have been purged)", "data": { "id": "t0192f3a4b5c6ffff" } }
+      ],
+      "examples": [
+        {
+          "name": "wait",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c60001" },
+            { "name": "timeout", "value": 120 }
+          ],
+          "result": {
+            "name": "task",
+            "value": {
+              "id": "t0192f3a4b5c60001",
+              "kind": "exec",
+              "payload": { "argv": ["make", "-C", "/home/me/site"] },
+              "priority": "high",
+              "status": "succeeded",
+              "attempt": 1,
+              "maxRetries": 1,
+              "timeout": 600,
+              "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+              "runAt": "2026-11-25T14:30:00.000Z",
+              "createdAt": "2026-11-25T14:30:00.000Z",
+              "startedAt": "2026-11-25T14:30:00.002Z",
+              "finishedAt": "2026-11-25T14:30:04.310Z",
+              "result": { "exitCode": 0, "stdout": "make: Entering directory '/home/me/site'\n", "stderr": "" },
+              "error": null,
+              "errors": [],
+              "progress": null,
+              "idempotencyKey": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.subscribe",
+      "summary": "Watches tasks; the server then sends `tasks.changed` on every change of status or progress.",
+      "description": "Subscribes this connection to the task `id`, or to the tasks of `kind`, or (with neither) to every task. From then on the server sends the notification `tasks.changed` {task} (schema `TaskChanged` in `components.schemas`) each time a watched task changes status or reports progress; `task` is the whole task after the change. The notification does not name the subscription. A connection that reads slowly may skip intermediate states: at most one notification per task is held, the newest replacing the older, so the last one received for a task is its latest state. Changes before the subscription are not sent: read the task with `tasks.get` after subscribing. Subscriptions end with `tasks.unsubscribe` or when the connection closes.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "Only this task.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        },
+        {
+          "name": "kind",
+          "summary": "Only tasks of this kind.",
+          "required": false,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "subscribed",
+        "schema": {
+          "type": "object",
+          "required": ["subscription"],
+          "properties": {
+            "subscription": { "type": "integer", "minimum": 1, "description": "The subscription's id, for tasks.unsubscribe." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'kind' must be a string, got number", "data": { "field": "kind" } }
+      ],
+      "x-notifications": [
+        {
+          "name": "tasks.changed",
+          "summary": "A task this connection watches changed status or progress.",
+          "params": { "$ref": "#/components/schemas/TaskChanged" }
+        }
+      ],
+      "examples": [
+        {
+          "name": "subscribe-task",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c60001" }
+          ],
+          "result": { "name": "subscribed", "value": { "subscription": 1 } }
+        },
+        {
+          "name": "subscribe-kind",
+          "params": [
+            { "name": "kind", "value": "render-page" }
+          ],
+          "result": { "name": "subscribed", "value": { "subscription": 2 } }
+        }
+      ]
+    },
+    {
+      "name": "tasks.unsubscribe",
+      "summary": "Ends a task subscription of this connection.",
+      "description": "Ends the subscription `subscription` made by this connection with `tasks.subscribe`: no further `tasks.changed` is sent for it. `unsubscribed` is false when this connection has no such subscription. Subscriptions also end when their connection closes.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "subscription",
+          "summary": "The id tasks.subscribe returned.",
+          "required": true,
+          "schema": { "type": "integer", "minimum": 0 }
+        }
+      ],
+      "result": {
+        "name": "unsubscribed",
+        "schema": {
+          "type": "object",
+          "required": ["unsubscribed"],
+          "properties": {
+            "unsubscribed": { "type": "boolean", "description": "False when this connection had no such subscription." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'subscription' is required", "data": { "field": "subscription" } }
+      ],
+      "examples": [
+        {
+          "name": "unsubscribe",
+          "params": [
+            { "name": "subscription", "value": 1 }
+          ],
+          "result": { "name": "unsubscribed", "value": { "unsubscribed": true } }
+        }
+      ]
+    },
+    {
+      "name": "tasks.claim",
+      "summary": "Takes ready tasks of the given kinds for this connection, under a lease (external workers).",
+      "description": "Takes up to `max` ready tasks whose kind is in `kinds` (highest priority first, then earliest runAt, then oldest), marks each `running` (its `attempt` counting this run) and leases it to this connection for `lease` seconds. When none is ready, waits up to `wait` seconds for one (long polling; the connection's other requests go on) and answers `[]` if none came, or at once when the daemon shuts down. The worker extends the lease with `tasks.heartbeat` and ends the run with `tasks.complete` or `tasks.fail`. A task whose lease runs out goes back to the queue (the attempt counts as failed: \"the worker's lease expired without a heartbeat\"), and so do the tasks of a worker whose connection closes (\"the worker's connection closed\"); both are retried with backoff while retries remain. External tasks have no run timeout beyond their lease.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "kinds",
+          "summary": "The kinds this worker runs.",
+          "required": true,
+          "schema": { "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 } }
+        },
+        {
+          "name": "max",
+          "summary": "The most tasks to take.",
+          "required": false,
+          "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 1 }
+        },
+        {
+          "name": "lease",
+          "summary": "Seconds each task is leased for, and by how much a heartbeat extends it.",
+          "required": false,
+          "schema": { "type": "number", "minimum": 0.001, "maximum": 86400, "default": 30 }
+        },
+        {
+          "name": "wait",
+          "summary": "Seconds to wait for a task when none is ready.",
+          "required": false,
+          "schema": { "type": "number", "minimum": 0, "maximum": 300, "default": 0 }
+        }
+      ],
+      "result": {
+        "name": "claimed",
+        "schema": {
+          "type": "object",
+          "required": ["tasks"],
+          "properties": {
+            "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/Task" }, "description": "The tasks now leased to this connection, each running; empty when none was ready in time." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'kinds' must be a non-empty array of task kinds", "data": { "field": "kinds" } },
+        { "code": -32602, "message": "Invalid params: 'wait' must be a number of seconds from 0.0 to 300.0", "data": { "field": "wait" } }
+      ],
+      "examples": [
+        {
+          "name": "claim",
+          "params": [
+            { "name": "kinds", "value": ["render-page"] },
+            { "name": "max", "value": 2 },
+            { "name": "lease", "value": 30 },
+            { "name": "wait", "value": 25 }
+          ],
+          "result": {
+            "name": "claimed",
+            "value": {
+              "tasks": [
+                {
+                  "id": "t0192f3a4b5c70000",
+                  "kind": "render-page",
+                  "payload": { "page": 1 },
+                  "priority": "normal",
+                  "status": "running",
+                  "attempt": 1,
+                  "maxRetries": 3,
+                  "timeout": 300,
+                  "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+                  "runAt": "2026-11-25T14:31:00.000Z",
+                  "createdAt": "2026-11-25T14:31:00.000Z",
+                  "startedAt": "2026-11-25T14:31:00.120Z",
+                  "finishedAt": null,
+                  "result": null,
+                  "error": null,
+                  "errors": [],
+                  "progress": null,
+                  "idempotencyKey": null
+                }
+              ]
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.heartbeat",
+      "summary": "Extends the lease of a claimed task, and records its progress.",
+      "description": "Extends the lease this connection holds on task `id` to `lease` seconds from now (default: the claim's lease) and, with `progress` {fraction, message}, records the task's progress, which `tasks.get` shows and `tasks.subscribe` watchers receive. Send it well within the lease (a third of it is a good interval). -32006 means the task was cancelled while this worker held it (said once; stop working on it); -32005 means this connection does not hold the lease (it expired, was released, or was never this connection's): drop the task.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "The claimed task.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        },
+        {
+          "name": "lease",
+          "summary": "Seconds from now the lease lasts. Default: the claim's lease.",
+          "required": false,
+          "schema": { "type": "number", "minimum": 0.001, "maximum": 86400 }
+        },
+        {
+          "name": "progress",
+          "summary": "How far the task is.",
+          "required": false,
+          "schema": { "$ref": "#/components/schemas/TaskProgress" }
+        }
+      ],
+      "result": {
+        "name": "task",
+        "schema": { "$ref": "#/components/schemas/Task" }
+      },
+      "errors": [
+        { "code": -32006, "message": "Cancelled: task t0192f3a4b5c70000 was cancelled; stop working on it", "data": { "id": "t0192f3a4b5c70000" } },
+        { "code": -32005, "message": "Conflict: this worker no longer holds task t0192f3a4b5c70000 (its lease expired or it was released); drop it", "data": { "id": "t0192f3a4b5c70000" } },
+        { "code": -32602, "message": "Invalid params: 'progress.fraction' must be a number from 0 to 1", "data": { "field": "progress.fraction" } }
+      ],
+      "examples": [
+        {
+          "name": "heartbeat",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c70000" },
+            { "name": "progress", "value": { "fraction": 0.4, "message": "rendering figures" } }
+          ],
+          "result": {
+            "name": "task",
+            "value": {
+              "id": "t0192f3a4b5c70000",
+              "kind": "render-page",
+              "payload": { "page": 1 },
+              "priority": "normal",
+              "status": "running",
+              "attempt": 1,
+              "maxRetries": 3,
+              "timeout": 300,
+              "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+              "runAt": "2026-11-25T14:31:00.000Z",
+              "createdAt": "2026-11-25T14:31:00.000Z",
+              "startedAt": "2026-11-25T14:31:00.120Z",
+              "finishedAt": null,
+              "result": null,
+              "error": null,
+              "errors": [],
+              "progress": { "fraction": 0.4, "message": "rendering figures" },
+              "idempotencyKey": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.complete",
+      "summary": "Ends a claimed task's run with its result: the task succeeds.",
+      "description": "Records `result` (any JSON value, default null) for task `id`, leased to this connection, and marks it `succeeded`. -32006: the task was cancelled meanwhile; -32005: this connection no longer holds the lease (another worker may have the task); in both cases nothing changes.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "The claimed task.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        },
+        {
+          "name": "result",
+          "summary": "What the task produced.",
+          "required": false,
+          "schema": { "default": null }
+        }
+      ],
+      "result": {
+        "name": "task",
+        "schema": { "$ref": "#/components/schemas/Task" }
+      },
+      "errors": [
+        { "code": -32006, "message": "Cancelled: task t0192f3a4b5c70000 was cancelled; stop working on it", "data": { "id": "t0192f3a4b5c70000" } },
+        { "code": -32005, "message": "Conflict: this worker no longer holds task t0192f3a4b5c70000 (its lease expired or it was released); drop it", "data": { "id": "t0192f3a4b5c70000" } }
+      ],
+      "examples": [
+        {
+          "name": "complete",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c70000" },
+            { "name": "result", "value": { "pages": 12 } }
+          ],
+          "result": {
+            "name": "task",
+            "value": {
+              "id": "t0192f3a4b5c70000",
+              "kind": "render-page",
+              "payload": { "page": 1 },
+              "priority": "normal",
+              "status": "succeeded",
+              "attempt": 1,
+              "maxRetries": 3,
+              "timeout": 300,
+              "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+              "runAt": "2026-11-25T14:31:00.000Z",
+              "createdAt": "2026-11-25T14:31:00.000Z",
+              "startedAt": "2026-11-25T14:31:00.120Z",
+              "finishedAt": "2026-11-25T14:31:04.800Z",
+              "result": { "pages": 12 },
+              "error": null,
+              "errors": [],
+              "progress": null,
+              "idempotencyKey": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.fail",
+      "summary": "Ends a claimed task's run as a failure.",
+      "description": "Records `error` for the attempt of task `id`, leased to this connection. With `retry` true (the default) and retries left (`attempt` ≤ `maxRetries`), the task goes back to `scheduled` and runs again after its backoff delay; otherwise it is `failed`. -32006: the task was cancelled meanwhile; -32005: this connection no longer holds the lease; in both cases nothing changes.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "summary": "The claimed task.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskId" }
+        },
+        {
+          "name": "error",
+          "summary": "Why the attempt failed; recorded in the task's error and errors.",
+          "required": true,
+          "schema": { "type": "string" }
+        },
+        {
+          "name": "retry",
+          "summary": "False fails the task for good.",
+          "required": false,
+          "schema": { "type": "boolean", "default": true }
+        }
+      ],
+      "result": {
+        "name": "task",
+        "schema": { "$ref": "#/components/schemas/Task" }
+      },
+      "errors": [
+        { "code": -32006, "message": "Cancelled: task t0192f3a4b5c70000 was cancelled; stop working on it", "data": { "id": "t0192f3a4b5c70000" } },
+        { "code": -32005, "message": "Conflict: this worker no longer holds task t0192f3a4b5c70000 (its lease expired or it was released); drop it", "data": { "id": "t0192f3a4b5c70000" } }
+      ],
+      "examples": [
+        {
+          "name": "fail-for-good",
+          "params": [
+            { "name": "id", "value": "t0192f3a4b5c70001" },
+            { "name": "error", "value": "the PDF is encrypted" },
+            { "name": "retry", "value": false }
+          ],
+          "result": {
+            "name": "task",
+            "value": {
+              "id": "t0192f3a4b5c70001",
+              "kind": "render-page",
+              "payload": { "page": 2 },
+              "priority": "normal",
+              "status": "failed",
+              "attempt": 1,
+              "maxRetries": 3,
+              "timeout": 300,
+              "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+              "runAt": "2026-11-25T14:31:00.000Z",
+              "createdAt": "2026-11-25T14:31:00.000Z",
+              "startedAt": "2026-11-25T14:31:00.120Z",
+              "finishedAt": "2026-11-25T14:31:02.118Z",
+              "result": null,
+              "error": "the PDF is encrypted",
+              "errors": [
+                { "attempt": 1, "at": "2026-11-25T14:31:02.118Z", "message": "the PDF is encrypted" }
+              ],
+              "progress": null,
+              "idempotencyKey": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.schedule",
+      "summary": "Creates or replaces a named schedule that submits a task every interval, on a cron expression, or once.",
+      "description": "Stores the schedule `name` (replacing one of the same name, whose lastRunAt and lastTaskId are kept), answered once committed. Exactly one trigger: `every` seconds (≥ 1; the first run that long after now, then keeping that phase), `cron` (5 fields, minute hour day-of-month month day-of-week, read as Vixie cron and cronie read them, macros such as @daily included, in the daemon's local time zone) or `at` (one RFC 3339 time). Each run submits `task` (the params of tasks.submit; its delay and runAt are ignored) as a new task whose `schedule` member names the schedule; the template is checked now. After downtime a schedule runs once to catch up, not once per missed time. With `overlap` \"skip\" (the default) a run is skipped while the schedule's previous task is unfinished. `runImmediately` also submits a run now. An invalid field is -32602 naming it (`every` also when none or several triggers are given).",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "name",
+          "summary": "The schedule's name, at most 200 bytes.",
+          "required": true,
+          "schema": { "type": "string", "minLength": 1 }
+        },
+        {
+          "name": "task",
+          "summary": "The task each run submits, as the params of tasks.submit.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/TaskSubmission" }
+        },
+        {
+          "name": "every",
+          "summary": "Seconds between runs. One of every, cron, at.",
+          "required": false,
+          "schema": { "type": "number", "minimum": 1, "maximum": 31622400 }
+        },
+        {
+          "name": "cron",
+          "summary": "A 5-field cron expression, in the daemon's local time zone. One of every, cron, at.",
+          "required": false,
+          "schema": { "type": "string" }
+        },
+        {
+          "name": "at",
+          "summary": "An RFC 3339 time, for one run. One of every, cron, at.",
+          "required": false,
+          "schema": { "type": "string", "format": "date-time" }
+        },
+        {
+          "name": "overlap",
+          "summary": "Whether a run may start while the previous one is unfinished.",
+          "required": false,
+          "schema": { "type": "string", "enum": ["skip", "allow"], "default": "skip" }
+        },
+        {
+          "name": "runImmediately",
+          "summary": "Also submit a run now.",
+          "required": false,
+          "schema": { "type": "boolean", "default": false }
+        }
+      ],
+      "result": {
+        "name": "schedule",
+        "schema": { "$ref": "#/components/schemas/TaskSchedule" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'cron' is invalid: cron field 'minute': 61 is out of range 0-59", "data": { "field": "cron" } },
+        { "code": -32602, "message": "Invalid params: give exactly one of 'every' (seconds), 'cron' (5 fields) or 'at' (RFC 3339 time)", "data": { "field": "every" } },
+        { "code": -32602, "message": "Invalid params: 'task.kind' must be a non-empty string of at most 200 bytes (exec, sidecar.noop, or a kind your workers claim)", "data": { "field": "task.kind" } }
+      ],
+      "examples": [
+        {
+          "name": "schedule-every",
+          "params": [
+            { "name": "name", "value": "cleanup" },
+            { "name": "every", "value": 3600 },
+            { "name": "task", "value": { "kind": "exec", "payload": { "argv": ["find", "/tmp/scratch", "-mtime", "+7", "-delete"] } } }
+          ],
+          "result": {
+            "name": "schedule",
+            "value": {
+              "name": "cleanup",
+              "task": { "kind": "exec", "payload": { "argv": ["find", "/tmp/scratch", "-mtime", "+7", "-delete"] } },
+              "overlap": "skip",
+              "every": 3600,
+              "nextRunAt": "2026-11-25T15:30:00.000Z",
+              "lastRunAt": null,
+              "lastTaskId": null
+            }
+          }
+        },
+        {
+          "name": "schedule-cron",
+          "description": "Cron in the daemon's local time zone (here UTC+1): 03:00 local is 02:00Z.",
+          "params": [
+            { "name": "name", "value": "backup" },
+            { "name": "cron", "value": "0 3 * * *" },
+            { "name": "task", "value": { "kind": "exec", "payload": { "argv": ["restic", "backup", "/home/me"] }, "timeout": 7200 } }
+          ],
+          "result": {
+            "name": "schedule",
+            "value": {
+              "name": "backup",
+              "task": { "kind": "exec", "payload": { "argv": ["restic", "backup", "/home/me"] }, "timeout": 7200 },
+              "overlap": "skip",
+              "cron": "0 3 * * *",
+              "nextRunAt": "2026-11-26T02:00:00.000Z",
+              "lastRunAt": null,
+              "lastTaskId": null
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.schedules",
+      "summary": "Lists the schedules.",
+      "description": "Returns every schedule, by name, with its task template, trigger, overlap, next planned run (null when it will not run again, as after an `at` schedule has run), last run and last task. Takes no params: omit `params`, or send `[]` or `{}`.",
+      "paramStructure": "either",
+      "params": [],
+      "result": {
+        "name": "schedules",
+        "schema": {
+          "type": "object",
+          "required": ["schedules"],
+          "properties": {
+            "schedules": { "type": "array", "items": { "$ref": "#/components/schemas/TaskSchedule" } }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: this method takes no params" }
+      ],
+      "examples": [
+        {
+          "name": "schedules",
+          "params": [],
+          "result": {
+            "name": "schedules",
+            "value": {
+              "schedules": [
+                {
+                  "name": "cleanup",
+                  "task": { "kind": "exec", "payload": { "argv": ["find", "/tmp/scratch", "-mtime", "+7", "-delete"] } },
+                  "overlap": "skip",
+                  "every": 3600,
+                  "nextRunAt": "2026-11-25T16:30:00.000Z",
+                  "lastRunAt": "2026-11-25T15:30:00.004Z",
+                  "lastTaskId": "t0192f3e1a2b30000"
+                }
+              ]
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "tasks.unschedule",
+      "summary": "Removes a schedule.",
+      "description": "Removes the schedule `name`; tasks it already submitted go on. An unknown name is -32004.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "name",
+          "summary": "The schedule's name.",
+          "required": true,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "unscheduled",
+        "schema": {
+          "type": "object",
+          "required": ["unscheduled"],
+          "properties": {
+            "unscheduled": { "type": "boolean", "const": true }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32004, "message": "Not found: no schedule named 'cleanup'", "data": { "name": "cleanup" } }
+      ],
+      "examples": [
+        {
+          "name": "unschedule",
+          "params": [
+            { "name": "name", "value": "cleanup" }
+          ],
+          "result": { "name": "unscheduled", "value": { "unscheduled": true } }
+        }
+      ]
+    },
+    {
+      "name": "tasks.purge",
+      "summary": "Deletes finished tasks now.",
+      "description": "Deletes the tasks that finished (`succeeded`, `failed` or `cancelled`, or only `status`) at least `olderThan` seconds ago (default 0: every finished task), as the daemon does on its own after `--task-retention`. Unfinished tasks are never purged; a deleted task is -32004 to every method.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "status",
+          "summary": "Only tasks that ended so: succeeded, failed or cancelled.",
+          "required": false,
+          "schema": { "type": "string", "enum": ["succeeded", "failed", "cancelled"] }
+        },
+        {
+          "name": "olderThan",
+          "summary": "Only tasks that finished at least this many seconds ago.",
+          "required": false,
+          "schema": { "type": "number", "minimum": 0, "default": 0 }
+        }
+      ],
+      "result": {
+        "name": "purged",
+        "schema": {
+          "type": "object",
+          "required": ["purged"],
+          "properties": {
+            "purged": { "type": "integer", "minimum": 0, "description": "How many tasks were deleted." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'status' must be succeeded, failed or cancelled: only finished tasks are purged", "data": { "field": "status" } }
+      ],
+      "examples": [
+        {
+          "name": "purge",
+          "params": [
+            { "name": "status", "value": "succeeded" },
+            { "name": "olderThan", "value": 86400 }
+          ],
+          "result": { "name": "purged", "value": { "purged": 412 } }
+        }
+      ]
+    },
+    {
+      "name": "tasks.metrics",
+      "summary": "The task scheduler's counters: what ran, what runs and waits now, durations and queue latencies.",
+      "description": "Returns the tasks submitted, succeeded, failed and cancelled and the retries since the daemon started, the success rate (null before any task finished), the tasks running, queued (by priority) and scheduled now, and run durations and queue latencies (from ready to started) in milliseconds over the last 10000 runs (null before the first). `sidecar.metrics` carries the same object as its `tasks` member. Takes no params: omit `params`, or send `[]` or `{}`.",
+      "paramStructure": "either",
+      "params": [],
+      "result": {
+        "name": "metrics",
+        "schema": { "$ref": "#/components/schemas/TaskMetrics" }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: this method takes no params" }
+      ],
+      "examples": [
+        {
+          "name": "metrics",
+          "params": [],
+          "result": {
+            "name": "metrics",
+            "value": {
+              "submitted": 120,
+              "succeeded": 110,
+              "failed": 3,
+              "cancelled": 2,
+              "retries": 7,
+              "running": 2,
+              "queued": { "low": 0, "normal": 3, "high": 0, "critical": 0 },
+              "scheduled": 0,
+              "successRate": 0.9734,
+              "durationMs": { "avg": 1840.5, "p50": 950, "p99": 12011 },
+              "queueLatencyMs": { "p50": 1, "p99": 40 }
+            }
+          }
+        }
+      ]
     }
   ],
   "components": {
@@ -740,7 +2177,7 @@ enum OpenRPCDocument {
       },
       "Metrics": {
         "type": "object",
-        "required": ["requests", "errors", "connections", "bytes", "notifications", "db"],
+        "required": ["requests", "errors", "connections", "bytes", "notifications", "db", "cache", "tasks"],
         "properties": {
           "requests": {
             "type": "object",
@@ -791,7 +2228,9 @@ enum OpenRPCDocument {
               "coalesced": { "type": "integer", "minimum": 0, "description": "Notifications replaced by a newer one for the same key before they were written." }
             }
           },
-          "db": { "$ref": "#/components/schemas/DatabaseMetrics" }
+          "db": { "$ref": "#/components/schemas/DatabaseMetrics" },
+          "cache": { "$ref": "#/components/schemas/CacheStats", "description": "The same object as cache.stats returns." },
+          "tasks": { "$ref": "#/components/schemas/TaskMetrics", "description": "The same object as tasks.metrics returns." }
         }
       },
       "JSONPointer": {
@@ -842,6 +2281,72 @@ enum OpenRPCDocument {
           "value": { "description": "The newly selected value: the value at the pointer (null when absent), or the array of values a JSONPath selects." },
           "revision": { "$ref": "#/components/schemas/Revision", "description": "The revision of the change that produced `value`." },
           "action": { "type": ["string", "null"], "description": "That change's `action` label, or null." }
+        }
+      },
+      "CacheKey": {
+        "type": "string",
+        "minLength": 1,
+        "description": "A cache key: not empty, at most 1024 UTF-8 bytes, compared byte for byte. In Redis it is stored under the daemon's `--cache-prefix` (default \"sidecar:\")."
+      },
+      "CacheTTL": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 2147483647,
+        "description": "Seconds to keep an entry; 0 never expires."
+      },
+      "CachePattern": {
+        "type": "string",
+        "minLength": 1,
+        "description": "A Redis glob over cache keys, at most 1024 bytes: `*` any run of characters, `?` one character, `[abc]`, `[a-z]`, `[^a]` one of a set, `\\` escapes the next character. Use \"*\" for every key."
+      },
+      "CacheRemoved": {
+        "type": "object",
+        "required": ["l1Removed", "l2Removed"],
+        "properties": {
+          "l1Removed": { "type": "integer", "minimum": 0, "description": "Entries removed from this daemon's memory." },
+          "l2Removed": { "type": "integer", "minimum": 0, "description": "Entries removed from Redis; 0 without Redis." }
+        }
+      },
+      "CacheStats": {
+        "type": "object",
+        "description": "The cache's counters since the daemon started. Later versions may add members.",
+        "required": ["l1", "l2", "breaker"],
+        "properties": {
+          "l1": {
+            "type": "object",
+            "required": ["hits", "misses", "writes", "evictions", "expirations", "entries", "bytes"],
+            "properties": {
+              "hits": { "type": "integer", "minimum": 0, "description": "Reads (cache.get, cache.fetch) answered from memory." },
+              "misses": { "type": "integer", "minimum": 0, "description": "Reads not found in memory." },
+              "writes": { "type": "integer", "minimum": 0, "description": "Entries stored in memory (by cache.set, and copies from Redis)." },
+              "evictions": { "type": "integer", "minimum": 0, "description": "Entries dropped to stay within --cache-l1-entries and --cache-l1-bytes." },
+              "expirations": { "type": "integer", "minimum": 0, "description": "Entries dropped because their TTL ran out." },
+              "entries": { "type": "integer", "minimum": 0, "description": "Entries held now." },
+              "bytes": { "type": "integer", "minimum": 0, "description": "Bytes held now, as counted against --cache-l1-bytes: each entry's key, encoded value and 64 bytes of overhead." }
+            }
+          },
+          "l2": {
+            "type": "object",
+            "required": ["enabled", "hits", "misses", "writes", "errors", "timeouts"],
+            "properties": {
+              "enabled": { "type": "boolean", "description": "Whether the daemon runs with --redis." },
+              "hits": { "type": "integer", "minimum": 0, "description": "Memory misses found in Redis." },
+              "misses": { "type": "integer", "minimum": 0, "description": "Memory misses not found in Redis either." },
+              "writes": { "type": "integer", "minimum": 0, "description": "Entries written to Redis." },
+              "errors": { "type": "integer", "minimum": 0, "description": "Redis calls that failed; the request was answered from memory." },
+              "timeouts": { "type": "integer", "minimum": 0, "description": "Redis calls that took longer than --redis-timeout-ms." }
+            }
+          },
+          "breaker": {
+            "type": "object",
+            "required": ["state", "consecutiveFailures", "openedAt", "trips"],
+            "properties": {
+              "state": { "type": "string", "enum": ["closed", "open", "half_open"], "description": "closed: Redis is called; open: it is not, for --breaker-recovery seconds; half_open: the next call is a trial." },
+              "consecutiveFailures": { "type": "integer", "minimum": 0, "description": "Redis failures in a row; --breaker-failures of them open the breaker." },
+              "openedAt": { "type": ["string", "null"], "description": "When the breaker opened (RFC 3339, UTC, with milliseconds); null while it is closed." },
+              "trips": { "type": "integer", "minimum": 0, "description": "How many times the breaker has opened." }
+            }
+          }
         }
       },
       "DatabaseMetrics": {
@@ -905,6 +2410,188 @@ enum OpenRPCDocument {
               "p90": { "type": "integer", "minimum": 0 },
               "p99": { "type": "integer", "minimum": 0 },
               "max": { "type": "integer", "minimum": 0 }
+            }
+          }
+        }
+      },
+      "TaskId": {
+        "type": "string",
+        "pattern": "^t[0-9a-f]{16}$",
+        "description": "A task's id: `t` and 16 hex digits; ids sort in submission order, also across restarts."
+      },
+      "TaskPriority": {
+        "type": "string",
+        "enum": ["low", "normal", "high", "critical"],
+        "description": "A free worker takes the highest priority first, then the earliest runAt, then the oldest task."
+      },
+      "TaskStatus": {
+        "type": "string",
+        "enum": ["scheduled", "queued", "running", "succeeded", "failed", "cancelled"],
+        "description": "scheduled (waiting for its runAt) → queued (ready) → running → succeeded | failed | cancelled; a failed attempt with retries left goes back to scheduled. The last three are final."
+      },
+      "TaskBackoff": {
+        "type": "object",
+        "description": "The delay before retry n: min(base · factor^(n−1), max) seconds; with jitter, a random time between half of that and all of it.",
+        "properties": {
+          "base": { "type": "number", "exclusiveMinimum": 0, "default": 1, "description": "Seconds before the first retry." },
+          "factor": { "type": "number", "minimum": 1, "default": 2, "description": "How much each further delay grows." },
+          "max": { "type": "number", "default": 3600, "description": "The longest delay, in seconds; at least base." },
+          "jitter": { "type": "boolean", "default": true, "description": "Randomise each delay between half of it and all of it." }
+        }
+      },
+      "TaskProgress": {
+        "type": "object",
+        "description": "How far a task is, as its worker last reported.",
+        "properties": {
+          "fraction": { "type": ["number", "null"], "minimum": 0, "maximum": 1, "description": "How much is done, 0 to 1; null when unknown." },
+          "message": { "type": ["string", "null"], "description": "What the worker is doing." }
+        }
+      },
+      "ExecPayload": {
+        "type": "object",
+        "description": "The payload of an `exec` task, checked when it is submitted. The process runs in its own process group; a run longer than the task's timeout gets SIGTERM to the group, then SIGKILL after --kill-grace.",
+        "required": ["argv"],
+        "properties": {
+          "argv": { "type": "array", "minItems": 1, "items": { "type": "string" }, "description": "The program (looked up in PATH unless it contains a /) and its arguments." },
+          "env": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Variables set on top of the daemon's environment." },
+          "cwd": { "type": "string", "description": "The absolute working directory; default the daemon's." },
+          "stdin": { "type": "string", "description": "Text the process reads on its standard input; default /dev/null." }
+        }
+      },
+      "ExecResult": {
+        "type": "object",
+        "description": "The result of an `exec` run, kept also when it failed.",
+        "required": ["exitCode", "stdout", "stderr"],
+        "properties": {
+          "exitCode": { "type": ["integer", "null"], "description": "The exit status; null when a signal ended the process or it did not start." },
+          "stdout": { "type": "string", "description": "What it wrote to stdout (UTF-8, invalid bytes replaced), at most 1 MiB kept." },
+          "stderr": { "type": "string", "description": "What it wrote to stderr, likewise." },
+          "signal": { "type": "integer", "description": "The signal that ended the process, when one did." },
+          "truncated": {
+            "type": "object",
+            "properties": {
+              "stdout": { "type": "boolean" },
+              "stderr": { "type": "boolean" }
+            },
+            "description": "Present when a stream was longer than what is kept."
+          }
+        }
+      },
+      "TaskSubmission": {
+        "type": "object",
+        "description": "A task to submit: the params of tasks.submit (an element of tasks.submitMany's tasks, or a schedule's task).",
+        "required": ["kind"],
+        "properties": {
+          "kind": { "type": "string", "minLength": 1, "description": "exec, sidecar.noop, or a kind external workers claim; at most 200 bytes." },
+          "payload": { "description": "What the task works on; for exec, an ExecPayload." },
+          "priority": { "$ref": "#/components/schemas/TaskPriority" },
+          "maxRetries": { "type": "integer", "minimum": 0, "maximum": 1000, "default": 3 },
+          "timeout": { "type": "number", "exclusiveMinimum": 0, "maximum": 604800, "default": 300 },
+          "backoff": { "$ref": "#/components/schemas/TaskBackoff" },
+          "delay": { "type": "number", "minimum": 0, "maximum": 31622400 },
+          "runAt": { "type": "string", "format": "date-time" },
+          "idempotencyKey": { "type": "string", "minLength": 1 }
+        }
+      },
+      "TaskSubmitted": {
+        "type": "object",
+        "required": ["id", "created"],
+        "properties": {
+          "id": { "$ref": "#/components/schemas/TaskId" },
+          "created": { "type": "boolean", "description": "False when an unfinished task with the same idempotencyKey exists: id is that task's." }
+        }
+      },
+      "Task": {
+        "type": "object",
+        "description": "A task, as every tasks.* method that returns one returns it. Times are RFC 3339, UTC, with milliseconds.",
+        "required": ["id", "kind", "payload", "priority", "status", "attempt", "maxRetries", "timeout", "backoff", "runAt", "createdAt", "startedAt", "finishedAt", "result", "error", "errors", "progress", "idempotencyKey"],
+        "properties": {
+          "id": { "$ref": "#/components/schemas/TaskId" },
+          "kind": { "type": "string" },
+          "payload": { "description": "As submitted." },
+          "priority": { "$ref": "#/components/schemas/TaskPriority" },
+          "status": { "$ref": "#/components/schemas/TaskStatus" },
+          "attempt": { "type": "integer", "minimum": 0, "description": "Runs started so far; the first run is attempt 1." },
+          "maxRetries": { "type": "integer", "minimum": 0, "maximum": 1000, "description": "Runs allowed after the first failure." },
+          "timeout": { "type": "number", "description": "Seconds one run may take." },
+          "backoff": { "$ref": "#/components/schemas/TaskBackoff" },
+          "runAt": { "type": "string", "format": "date-time", "description": "When the task may run next: its submission, delay or runAt, or its next retry." },
+          "createdAt": { "type": "string", "format": "date-time" },
+          "startedAt": { "type": ["string", "null"], "format": "date-time", "description": "When the current or last run started; null while it waits." },
+          "finishedAt": { "type": ["string", "null"], "format": "date-time", "description": "When it reached a final status." },
+          "result": { "description": "The worker's result; for exec, an ExecResult (also kept when the process failed); null before." },
+          "error": { "type": ["string", "null"], "description": "The last failure's message." },
+          "errors": { "type": "array", "description": "One entry per failed attempt, oldest first.", "items": { "type": "object", "required": ["attempt", "at", "message"], "properties": { "attempt": { "type": "integer" }, "at": { "type": "string", "format": "date-time" }, "message": { "type": "string" } } } },
+          "progress": { "oneOf": [{ "$ref": "#/components/schemas/TaskProgress" }, { "type": "null" }] },
+          "idempotencyKey": { "type": ["string", "null"] },
+          "schedule": { "type": "string", "description": "The schedule that submitted the task; present only for such tasks." }
+        }
+      },
+      "TaskChanged": {
+        "type": "object",
+        "description": "The params of the `tasks.changed` notification, sent to a connection for each change of status or progress of a task one of its tasks.subscribe subscriptions watches. Per task, intermediate states may be skipped (coalesced) when the connection reads slowly; the last one sent is the task's latest state.",
+        "required": ["task"],
+        "properties": {
+          "task": { "$ref": "#/components/schemas/Task", "description": "The whole task after the change." }
+        }
+      },
+      "TaskSchedule": {
+        "type": "object",
+        "description": "A schedule, with exactly one of every, cron and at.",
+        "required": ["name", "task", "overlap", "nextRunAt", "lastRunAt", "lastTaskId"],
+        "properties": {
+          "name": { "type": "string" },
+          "task": { "$ref": "#/components/schemas/TaskSubmission", "description": "The task each run submits." },
+          "every": { "type": "number", "description": "Seconds between runs." },
+          "cron": { "type": "string", "description": "The cron expression, in the daemon's local time zone." },
+          "at": { "type": "string", "format": "date-time", "description": "The time of its one run." },
+          "overlap": { "type": "string", "enum": ["skip", "allow"] },
+          "nextRunAt": { "type": ["string", "null"], "format": "date-time", "description": "The next planned run; null when it will not run again." },
+          "lastRunAt": { "type": ["string", "null"], "format": "date-time" },
+          "lastTaskId": { "type": ["string", "null"], "description": "The task its last run submitted." }
+        }
+      },
+      "TaskMetrics": {
+        "type": "object",
+        "description": "The task scheduler's counters since the daemon started. Later versions may add members.",
+        "required": ["submitted", "succeeded", "failed", "cancelled", "retries", "running", "queued", "scheduled", "successRate", "durationMs", "queueLatencyMs"],
+        "properties": {
+          "submitted": { "type": "integer", "minimum": 0, "description": "Tasks created, by submissions and schedules." },
+          "succeeded": { "type": "integer", "minimum": 0, "description": "Tasks that succeeded." },
+          "failed": { "type": "integer", "minimum": 0, "description": "Tasks that failed for good." },
+          "cancelled": { "type": "integer", "minimum": 0, "description": "Tasks that were cancelled." },
+          "retries": { "type": "integer", "minimum": 0, "description": "Failed attempts that were scheduled to run again." },
+          "running": { "type": "integer", "minimum": 0, "description": "Tasks running now." },
+          "queued": {
+            "type": "object",
+            "required": ["low", "normal", "high", "critical"],
+            "description": "Ready tasks waiting for a worker now, by priority.",
+            "properties": {
+              "low": { "type": "integer", "minimum": 0 },
+              "normal": { "type": "integer", "minimum": 0 },
+              "high": { "type": "integer", "minimum": 0 },
+              "critical": { "type": "integer", "minimum": 0 }
+            }
+          },
+          "scheduled": { "type": "integer", "minimum": 0, "description": "Tasks waiting for their runAt now (a delay, or a retry's backoff)." },
+          "successRate": { "type": ["number", "null"], "description": "succeeded / (succeeded + failed); null before either." },
+          "durationMs": {
+            "type": "object",
+            "required": ["avg", "p50", "p99"],
+            "description": "Run durations, start to end, over the last 10000 runs; null before the first.",
+            "properties": {
+              "avg": { "type": ["number", "null"] },
+              "p50": { "type": ["integer", "null"] },
+              "p99": { "type": ["integer", "null"] }
+            }
+          },
+          "queueLatencyMs": {
+            "type": "object",
+            "required": ["p50", "p99"],
+            "description": "Time from ready to started, over the last 10000 starts; null before the first.",
+            "properties": {
+              "p50": { "type": ["integer", "null"] },
+              "p99": { "type": ["integer", "null"] }
             }
           }
         }

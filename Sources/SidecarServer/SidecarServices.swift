@@ -1,6 +1,7 @@
 import SidecarCache
 import SidecarProtocol
 import SidecarState
+import SidecarTasks
 import SidecarStore
 
 /// The services the daemon serves over the transport. Each binds its methods to the router
@@ -10,12 +11,15 @@ public struct SidecarServices: Sendable {
     public var state: StateService
     /// The tiered cache (`cache.*`).
     public var cache: CacheService
+    /// The durable task scheduler (`tasks.*`).
+    public var tasks: TaskScheduler
     /// The SQLite store the services share (`sidecar.metrics` → `db`).
     public var database: SidecarDatabase
 
-    public init(state: StateService, cache: CacheService, database: SidecarDatabase) {
+    public init(state: StateService, cache: CacheService, tasks: TaskScheduler, database: SidecarDatabase) {
         self.state = state
         self.cache = cache
+        self.tasks = tasks
         self.database = database
     }
 
@@ -23,6 +27,7 @@ public struct SidecarServices: Sendable {
     func register(into router: inout MethodRouter) {
         StateMethods.register(into: &router, state: state)
         CacheMethods.register(into: &router, cache: cache)
+        TaskMethods.register(into: &router, tasks: tasks)
     }
 
     /// The services' sections of `sidecar.metrics`.
@@ -32,6 +37,7 @@ public struct SidecarServices: Sendable {
             sections["state"] = ["subscriptions": .int(Int64(subscriptions)), "revision": .int(revision)]
         }
         sections["cache"] = try? await cache.statistics().get()
+        sections["tasks"] = try? await tasks.metrics().get()
         return sections
     }
 }

@@ -19,6 +19,7 @@ struct Sidecarctl: AsyncParsableCommand {
             CallCommand.self, PingCommand.self, StatusCommand.self, MethodsCommand.self,
             GetCommand.self, SetCommand.self, MergeCommand.self, PatchCommand.self, DeleteCommand.self,
             QueryCommand.self, HistoryCommand.self, RevertCommand.self, WatchCommand.self,
+            CacheCommand.self, RunCommand.self, TasksCommand.self,
         ]
     )
 }

@@ -29,6 +29,10 @@ struct ConfigurationFile {
         "breaker-failures": "integer",
         "breaker-recovery": "number",
         "cache-warm": "array of strings",
+        "workers": "integer",
+        "no-exec": "boolean",
+        "kill-grace": "number",
+        "task-retention": "number",
     ]
 
     let path: String
@@ -81,6 +85,12 @@ struct ConfigurationFile {
         if let int = value.int { return Double(int) }
         guard let double = value.double else { throw typeError(key) }
         return double
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let bool = value.bool else { throw typeError(key) }
+        return bool
     }
 
     func stringArray(_ key: String) throws -> [String]? {

@@ -5,6 +5,7 @@ import SidecarProtocol
 import SidecarServer
 import SidecarState
 import SidecarStore
+import SidecarTasks
 
 /// The daemon's settings: each from its flag, else the configuration file, else the default.
 struct DaemonSettings {
@@ -12,6 +13,7 @@ struct DaemonSettings {
     var database: SidecarDatabaseConfiguration
     var state: StateService.Configuration
     var cache: CacheConfiguration
+    var tasks: TaskScheduler.Configuration
     var logLevel: Logger.Level
 
     init(flags: Sidecard, environment: [String: String]) throws {
@@ -83,6 +85,17 @@ struct DaemonSettings {
         })
         self.state = state
         self.cache = try Self.cache(flags: flags, file: file)
+        var tasks = TaskScheduler.Configuration()
+        tasks.workers = try Self.positive("workers", flags.workers ?? file?.int("workers") ?? tasks.workers, maximum: 1000)
+        let noExec = try file?.bool("no-exec") ?? false
+        tasks.execEnabled = !(flags.noExec || noExec)
+        let grace = try flags.killGrace ?? file?.double("kill-grace") ?? 5
+        guard grace >= 0, grace <= 3600 else { throw ConfigurationError("kill-grace must be between 0 and 3600 seconds, got \(grace)") }
+        tasks.killGrace = .milliseconds(Int64((grace * 1000).rounded()))
+        let retention = try flags.taskRetention ?? file?.double("task-retention") ?? 7 * 86_400
+        guard retention >= 0 else { throw ConfigurationError("task-retention must not be negative, got \(retention)") }
+        tasks.retention = .milliseconds(Int64((retention * 1000).rounded()))
+        self.tasks = tasks
     }
 
     private static func cache(flags: Sidecard, file: ConfigurationFile?) throws -> CacheConfiguration {

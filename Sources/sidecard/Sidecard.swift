@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Logging
 import SidecarCache
+import SidecarTasks
 import NIOPosix
 import ServiceLifecycle
 import SidecarProtocol
@@ -116,6 +117,19 @@ struct Sidecard: AsyncParsableCommand {
         "At start-up, load the Redis entries matching this glob into L1, in the background (repeatable).", valueName: "pattern"))
     var cacheWarm: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Built-in task workers (default 10).", valueName: "count"))
+    var workers: Int?
+
+    @Flag(name: .long, help: "Do not run tasks of kind exec (they wait for an external worker instead).")
+    var noExec = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Seconds between SIGTERM and SIGKILL when an exec task is stopped (default 5).", valueName: "seconds"))
+    var killGrace: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds finished tasks are kept (default 604800, 7 days).", valueName: "seconds"))
+    var taskRetention: Double?
+
     @Option(name: .long, help: ArgumentHelp(
         "trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel: String?
@@ -147,14 +161,16 @@ struct Sidecard: AsyncParsableCommand {
         do {
             let database = try SidecarDatabase(
                 configuration: settings.database,
-                migrations: StateService.migrations,
+                migrations: StateService.migrations + TaskScheduler.migrations,
                 logger: Logger(label: "sidecar.store")
             )
             // The services share the first loop: with the default single thread, every request stays on it.
             let serviceLoop = eventLoopGroup.next()
             let state = try await StateService(database: database, eventLoop: serviceLoop, configuration: settings.state)
             let cache = CacheService(configuration: settings.cache, eventLoop: serviceLoop, logger: Logger(label: "sidecar.cache"))
-            services = SidecarServices(state: state, cache: cache, database: database)
+            let tasks = try await TaskScheduler(
+                database: database, eventLoop: serviceLoop, configuration: settings.tasks, logger: Logger(label: "sidecar.tasks"))
+            services = SidecarServices(state: state, cache: cache, tasks: tasks, database: database)
         } catch {
             Self.fail("sidecard: \(error)")
         }
@@ -168,7 +184,8 @@ struct Sidecard: AsyncParsableCommand {
                 ready: { path in notifier.notify("READY=1\nSTATUS=listening on \(path)") },
                 stopping: { notifier.notify("STOPPING=1\nSTATUS=shutting down") }
             ),
-            services: services
+            services: services,
+            hasPendingWork: { services.tasks.hasPendingWork }
         )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -181,11 +198,13 @@ struct Sidecard: AsyncParsableCommand {
             )
         )
         await services.cache.start()
+        services.tasks.start()
         do {
             try await group.run()
         } catch let error as ServerStartupError {
             Self.fail("sidecard: \(error.description)")
         }
+        await services.tasks.shutdown(timeout: .milliseconds(Int64(settings.server.shutdownTimeoutSeconds * 1000)))
         services.cache.shutdown()
         try await services.database.close()
         try await eventLoopGroup.shutdownGracefully()

@@ -2,6 +2,7 @@ import Foundation
 import NIOPosix
 import Logging
 import SidecarCache
+import SidecarTasks
 import SidecarState
 import SidecarStore
 import SidecarProtocol
@@ -53,13 +54,15 @@ struct OpenRPCTests {
         try await withTemporaryDirectory { directory in
             let database = try SidecarDatabase(
                 configuration: SidecarDatabaseConfiguration(dataDirectory: directory.file("data")),
-                migrations: StateService.migrations
+                migrations: StateService.migrations + TaskScheduler.migrations
             )
             let services = SidecarServices(
                 state: try await StateService(database: database, eventLoop: MultiThreadedEventLoopGroup.singleton.any()),
                 cache: CacheService(
                     configuration: CacheConfiguration(), eventLoop: MultiThreadedEventLoopGroup.singleton.any(),
                     logger: Logger(label: "openrpc-test")),
+                tasks: try await TaskScheduler(
+                    database: database, eventLoop: MultiThreadedEventLoopGroup.singleton.any(), logger: Logger(label: "openrpc-test")),
                 database: database
             )
             var configuration = ServerConfiguration(socketPath: "/nonexistent/sidecar-test.sock")
