@@ -728,7 +728,8 @@ enum OpenRPCDocument {
       },
       "errors": [
         { "code": -32004, "message": "Not found: revision 12 is older than the retained history (--history-limit)", "data": { "toRevision": 12 } },
-        { "code": -32602, "message": "Invalid params: 'toRevision' 90 is not a past revision; the document is at 47" }
+        { "code": -32602, "message": "Invalid params: 'toRevision' 90 is not a past revision; the document is at 47" },
+        { "code": -32005, "message": "Conflict: the document kept changing while reverting to 12; retry", "data": { "toRevision": 12 } }
       ],
       "examples": [
         {

@@ -31,9 +31,9 @@ struct TaskQueue: Sendable {
     private var ready: [String: Heap<ReadyEntry>] = [:]
     private var delayed = Heap<DelayedEntry>()
 
-    /// Makes `task` ready to run.
-    mutating func enqueue(_ task: TaskRecord) {
-        ready[task.kind, default: Heap()].insert(ReadyEntry(rank: task.priority.rank, runAt: task.runAt, id: task.id))
+    /// Makes `task` ready to run, at its own priority or, once aged, at `rank`.
+    mutating func enqueue(_ task: TaskRecord, rank: Int? = nil) {
+        ready[task.kind, default: Heap()].insert(ReadyEntry(rank: rank ?? task.priority.rank, runAt: task.runAt, id: task.id))
     }
 
     /// Holds `task` until its `runAt`.
@@ -43,7 +43,7 @@ struct TaskQueue: Sendable {
 
     /// Removes and returns the next entry among `kinds` (all kinds when `nil`), or `nil`.
     /// The entry may be stale (its task cancelled meanwhile): the caller checks and asks again.
-    mutating func popReady(kinds: Set<String>?) -> String? {
+    mutating func popReady(kinds: Set<String>?) -> (id: String, rank: Int)? {
         var best: (kind: String, entry: ReadyEntry)?
         for (kind, heap) in ready where kinds?.contains(kind) ?? true {
             guard let top = heap.min else { continue }
@@ -53,7 +53,7 @@ struct TaskQueue: Sendable {
         guard let best else { return nil }
         ready[best.kind]?.removeMin()
         if ready[best.kind]?.isEmpty == true { ready[best.kind] = nil }
-        return best.entry.id
+        return (best.entry.id, best.entry.rank)
     }
 
     /// Whether a ready task of one of `kinds` is waiting (may count stale entries).

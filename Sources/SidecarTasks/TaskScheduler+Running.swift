@@ -15,11 +15,10 @@ extension TaskScheduler {
         let started: [TaskRecord] = core.withValue { core in
             guard core.isStarted, !core.isShuttingDown else { return [] }
             var started: [TaskRecord] = []
-            while core.freeWorkers > 0, let id = core.queue.popReady(kinds: builtInKinds) {
-                guard var task = core.tasks[id], task.status == .queued else { continue }
+            while core.freeWorkers > 0, var task = core.takeNextQueued(kinds: builtInKinds) {
                 Self.markRunning(&task, now: now, metrics: &core.metrics)
-                core.tasks[id] = task
-                core.runners[id] = .builtIn(nil)
+                core.tasks[task.id] = task
+                core.runners[task.id] = .builtIn(nil)
                 core.freeWorkers -= 1
                 started.append(task)
             }
@@ -247,6 +246,31 @@ extension TaskScheduler {
             return promoted
         }
         for task in promoted { settle(task) }
+    }
+
+    /// With `--priority-aging`, raises each queued task one level per period it has waited
+    /// (never above `critical`), so that `low` tasks are not starved by a steady stream of
+    /// higher ones. Checked every period, at most every second.
+    func scheduleAging() {
+        guard let period = configuration.priorityAging, period > .zero else { return }
+        let periodMilliseconds = max(1, period.milliseconds)
+        let interval = TimeAmount.milliseconds(min(1000, periodMilliseconds))
+        _ = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let now = Self.now()
+            let raised = self.core.withValue { core -> Bool in
+                var raised = false
+                for task in core.tasks.values where task.status == .queued {
+                    let levels = Int(min(3, max(0, now - task.runAt) / periodMilliseconds))
+                    let rank = min(TaskPriority.critical.rank, task.priority.rank + levels)
+                    guard rank > (core.agedRanks[task.id] ?? task.priority.rank) else { continue }
+                    core.agedRanks[task.id] = rank
+                    core.queue.enqueue(task, rank: rank)
+                    raised = true
+                }
+                return raised
+            }
+            if raised { self.dispatch() }
+        }
     }
 
     /// Deletes finished tasks older than the retention, once an hour.

@@ -36,8 +36,8 @@ extension TaskScheduler {
         let claimed: [TaskRecord] = core.withValue { core in
             guard core.isStarted, !core.isShuttingDown else { return [] }
             var claimed: [TaskRecord] = []
-            while claimed.count < maximum, let id = core.queue.popReady(kinds: kinds) {
-                guard var task = core.tasks[id], task.status == .queued else { continue }
+            while claimed.count < maximum, var task = core.takeNextQueued(kinds: kinds) {
+                let id = task.id
                 Self.markRunning(&task, now: now, metrics: &core.metrics)
                 core.tasks[id] = task
                 core.runners[id] = .external(connectionID: connectionID, leaseMilliseconds: leaseMilliseconds, expiresAt: now + leaseMilliseconds)

@@ -27,6 +27,8 @@ public final class TaskScheduler: Sendable {
         public var killGrace: Duration = .seconds(5)
         /// How long finished tasks are kept (`--task-retention`).
         public var retention: Duration = .seconds(7 * 86_400)
+        /// A waiting task rises one priority level per period (`--priority-aging`); `nil` = off.
+        public var priorityAging: Duration?
 
         public init() {}
     }
@@ -106,6 +108,7 @@ public final class TaskScheduler: Sendable {
             self.promoteDueTasks()
             self.dispatch()
             self.scheduleRetentionSweep()
+            self.scheduleAging()
             self.loadSchedules().whenFailure { error in
                 self.logger.error("schedules could not be read", metadata: ["error": "\(error)"])
             }

@@ -28,6 +28,8 @@ struct TaskSchedulerCore: Sendable {
     }
 
     var tasks: [String: TaskRecord] = [:]
+    /// Queued tasks raised above their priority by `--priority-aging`, and the rank they have now.
+    var agedRanks: [String: Int] = [:]
     var queue = TaskQueue()
     var idempotency: [String: String] = [:]
     var runners: [String: Runner] = [:]
@@ -64,5 +66,16 @@ struct TaskSchedulerCore: Sendable {
 
     init(freeWorkers: Int) {
         self.freeWorkers = freeWorkers
+    }
+
+    /// Takes the next queued task among `kinds` off the queue, skipping stale entries (a task
+    /// cancelled meanwhile, or one whose entry was replaced by an aged one).
+    mutating func takeNextQueued(kinds: Set<String>?) -> TaskRecord? {
+        while let (id, rank) = queue.popReady(kinds: kinds) {
+            guard let task = tasks[id], task.status == .queued, rank == (agedRanks[id] ?? task.priority.rank) else { continue }
+            agedRanks[id] = nil
+            return task
+        }
+        return nil
     }
 }

@@ -33,6 +33,7 @@ struct ConfigurationFile {
         "no-exec": "boolean",
         "kill-grace": "number",
         "task-retention": "number",
+        "priority-aging": "number",
     ]
 
     let path: String

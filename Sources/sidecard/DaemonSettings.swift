@@ -95,6 +95,12 @@ struct DaemonSettings {
         let retention = try flags.taskRetention ?? file?.double("task-retention") ?? 7 * 86_400
         guard retention >= 0 else { throw ConfigurationError("task-retention must not be negative, got \(retention)") }
         tasks.retention = .milliseconds(Int64((retention * 1000).rounded()))
+        if let aging = try flags.priorityAging ?? file?.double("priority-aging") {
+            guard aging > 0, aging <= 86_400 else {
+                throw ConfigurationError("priority-aging must be more than 0 and at most 86400 seconds, got \(aging)")
+            }
+            tasks.priorityAging = .milliseconds(Int64((aging * 1000).rounded()))
+        }
         self.tasks = tasks
     }
 

@@ -131,6 +131,11 @@ struct Sidecard: AsyncParsableCommand {
     var taskRetention: Double?
 
     @Option(name: .long, help: ArgumentHelp(
+        "A queued task rises one priority level per this many seconds of waiting, so low never starves (default off).",
+        valueName: "seconds"))
+    var priorityAging: Double?
+
+    @Option(name: .long, help: ArgumentHelp(
         "trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel: String?
 

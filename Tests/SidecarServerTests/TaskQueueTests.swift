@@ -34,6 +34,27 @@ struct TaskQueueTests {
         }
     }
 
+    @Test("with --priority-aging, a low task that waited long enough runs before a high one submitted later")
+    func priorityAging() async throws {
+        try await withTaskDaemon(["--workers", "1", "--priority-aging", "0.3"]) { daemon in
+            let connection = try daemon.connect()
+            let gate = daemon.directory.file("gate")
+            let blocker = try connection.submitTask(shellTask("i=0; while [ ! -e '\(gate)' ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"))
+            try await connection.waitForTask(blocker, status: "running")
+
+            let low = try connection.submitTask(shellTask("true", ["priority": "low"]))
+            // Three periods: low has risen to critical. (Without aging, high would go first.)
+            try await Task.sleep(for: .seconds(1.2))
+            let high = try connection.submitTask(shellTask("true", ["priority": "high"]))
+            #expect(try connection.task(low)["priority"] == "low", "aging does not rewrite the task's own priority")
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+
+            let lowStarted = try #require(taskTime(try await connection.waitForTask(low, status: "succeeded")["startedAt"]))
+            let highStarted = try #require(taskTime(try await connection.waitForTask(high, status: "succeeded")["startedAt"]))
+            #expect(lowStarted < highStarted, "low started \(lowStarted), high \(highStarted)")
+        }
+    }
+
     @Test("a failing exec runs maxRetries + 1 times, waiting base · factorⁿ between attempts, then fails with every error")
     func retriesWithBackoff() async throws {
         try await withTaskDaemon { daemon in
