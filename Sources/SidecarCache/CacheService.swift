@@ -169,7 +169,7 @@ public final class CacheService: Sendable {
                 return core.leases.resolve(key: key)
             }
             let cacheTTL: CacheTTL = ttl == 0 ? .never : .milliseconds(ttl * 1000)
-            self.core.withValue { core in
+            _ = self.core.withValue { core in
                 core.l1.set(key, value: value, encoded: encoded, ttl: cacheTTL, origin: .local, now: now)
             }
             self.resume(waiters, with: .hit(value))
