@@ -36,7 +36,7 @@ run: release
 ## block a thread while they wait on a daemon, a task can wait seconds for a free thread, and
 ## that wait is the test process's, not the code's under test.
 ## Each runs in its own process, since they also block threads while they wait.
-TIMING_TESTS = RedisOutageTests CacheFailoverTests ProcessRunnerTests
+TIMING_TESTS = SidecarRedisTests CacheFailoverTests ProcessRunnerTests
 
 ## Build everything and run the whole test suite against real daemons.
 test: test-deps check-openrpc

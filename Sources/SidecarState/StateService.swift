@@ -298,15 +298,8 @@ public final class StateService: Sendable {
     // MARK: - Helpers
 
     /// Runs `body` on ``eventLoop``: at once when already there, else after what is queued there.
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> EventLoopFuture<T>) -> EventLoopFuture<T> {
-        guard eventLoop.inEventLoop else {
-            return eventLoop.flatSubmit { self.onLoop(body) }
-        }
-        do {
-            return try body()
-        } catch {
-            return eventLoop.makeFailedFuture(error)
-        }
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        eventLoop.onLoop(body)
     }
 
     private static func now() -> Int64 {

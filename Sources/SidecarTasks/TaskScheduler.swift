@@ -307,14 +307,7 @@ public final class TaskScheduler: Sendable {
 
     /// Runs `body` on ``eventLoop``: at once when already there, else after what is queued there.
     func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> EventLoopFuture<T>) -> EventLoopFuture<T> {
-        guard eventLoop.inEventLoop else {
-            return eventLoop.flatSubmit { self.onLoop(body) }
-        }
-        do {
-            return try body()
-        } catch {
-            return eventLoop.makeFailedFuture(error)
-        }
+        eventLoop.onLoop(body)
     }
 
     /// Reads the database once every change made so far is committed.

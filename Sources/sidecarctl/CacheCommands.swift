@@ -287,15 +287,7 @@ struct CacheStatsCommand: AsyncParsableCommand {
                 ("trips", String(stats.breaker.trips)),
             ]),
         ]
-        let width = sections.flatMap { $0.1.map(\.0.count) }.max() ?? 0
-        var lines: [String] = []
-        for (heading, fields) in sections {
-            lines.append(heading)
-            for (name, value) in fields {
-                lines.append("  " + name + ":" + String(repeating: " ", count: width - name.count + 1) + value)
-            }
-        }
-        return lines
+        return Output.report(sections)
     }
 
     /// `80.0%`, one decimal; `-` when there were no reads to divide by.

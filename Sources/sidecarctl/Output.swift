@@ -14,6 +14,20 @@ enum Output {
     static let isTerminal = isatty(STDOUT_FILENO) != 0
 
     /// Prints `value` as JSON on stdout.
+    /// A report for people: each section's heading, then its `  name: value` lines with the
+    /// values aligned across the whole report.
+    static func report(_ sections: [(heading: String, fields: [(name: String, value: String)])]) -> [String] {
+        let width = sections.flatMap { $0.fields.map(\.name.count) }.max() ?? 0
+        var lines: [String] = []
+        for (heading, fields) in sections {
+            lines.append(heading)
+            for (name, value) in fields {
+                lines.append("  " + name + ":" + String(repeating: " ", count: width - name.count + 1) + value)
+            }
+        }
+        return lines
+    }
+
     static func printJSON(_ value: JSONValue) {
         print(isTerminal ? JSONWriter.prettyString(value) : JSONWriter.string(value))
     }

@@ -501,15 +501,7 @@ struct TasksMetricsCommand: AsyncParsableCommand {
                 ("p99", milliseconds(metrics.queueLatencyMs.p99)),
             ]),
         ]
-        let width = sections.flatMap { $0.1.map(\.0.count) }.max() ?? 0
-        var lines: [String] = []
-        for (heading, fields) in sections {
-            lines.append(heading)
-            for (name, value) in fields {
-                lines.append("  " + name + ":" + String(repeating: " ", count: width - name.count + 1) + value)
-            }
-        }
-        return lines
+        return Output.report(sections)
     }
 
     /// `12 ms`, `12.5 ms`, `3.25 s`; `-` before there is anything to measure.
