@@ -65,7 +65,9 @@ extension TaskScheduler {
 
     /// Records the end of run `attempt` of task `id`: success, a failure (retried with backoff
     /// while retries are left), or a cancellation. A late report for an earlier attempt is ignored.
-    func finishRun(id: String, attempt: Int, outcome: Result<JSONValue, any Error>, retry: Bool = true) {
+    /// - Returns: the task as it is now, or `nil` when the report was stale.
+    @discardableResult
+    func finishRun(id: String, attempt: Int, outcome: Result<JSONValue, any Error>, retry: Bool = true) -> TaskRecord? {
         let now = Self.now()
         let finished: TaskRecord? = core.withValue { core in
             guard var task = core.tasks[id], task.status == .running, task.attempt == attempt else { return nil }
@@ -109,10 +111,11 @@ extension TaskScheduler {
             core.tasks[id] = task
             return task
         }
-        guard let finished else { return }
+        guard let finished else { return nil }
         settle(finished)
         rescheduleTick()
         dispatch()
+        return finished
     }
 
     /// Stores and announces a task's new state; a final task leaves memory and wakes its waiters.

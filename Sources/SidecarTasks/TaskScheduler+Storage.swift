@@ -44,7 +44,7 @@ extension TaskScheduler {
             return (core.unstored, core.unstoredPromises, core.issuedSequence)
         }
         guard let batch else { return }
-        let writes = batch.writes
+        let writes = Self.lastSavePerTask(batch.writes)
         database.write({ db in
             for write in writes {
                 switch write {
@@ -56,6 +56,20 @@ extension TaskScheduler {
         }, completion: { result in
             self.eventLoop.execute { self.finishFlush(batch.promises, sequence: batch.sequence, result: result) }
         })
+    }
+
+    /// The batch with only the last save of each task (a `sidecar.noop` is saved running and
+    /// then succeeded within one batch: one row write is enough), other writes kept in order.
+    static func lastSavePerTask(_ writes: [TaskSchedulerCore.Write]) -> [TaskSchedulerCore.Write] {
+        var lastIndex: [String: Int] = [:]
+        for (index, write) in writes.enumerated() {
+            if case .save(let task) = write { lastIndex[task.id] = index }
+        }
+        guard lastIndex.count < writes.count else { return writes }
+        return writes.enumerated().compactMap { index, write in
+            if case .save(let task) = write, lastIndex[task.id] != index { return nil }
+            return write
+        }
     }
 
     private func finishFlush(_ promises: [EventLoopPromise<Void>], sequence: UInt64, result: Result<Void, any Error>) {

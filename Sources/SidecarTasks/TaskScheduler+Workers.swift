@@ -92,8 +92,7 @@ extension TaskScheduler {
         onLoop {
             let task = try self.leasedTask(id: id, connectionID: connectionID)
             self.core.withValue { $0.runners[id] = nil }
-            self.finishExternal(task, outcome: .success(result), retry: true)
-            return self.finalOrCurrent(id)
+            return self.finishExternal(task, outcome: .success(result), retry: true)
         }
     }
 
@@ -103,20 +102,17 @@ extension TaskScheduler {
         onLoop {
             let task = try self.leasedTask(id: id, connectionID: connectionID)
             self.core.withValue { $0.runners[id] = nil }
-            self.finishExternal(task, outcome: .failure(TaskRunError.failed(error, result: nil)), retry: retry)
-            return self.finalOrCurrent(id)
+            return self.finishExternal(task, outcome: .failure(TaskRunError.failed(error, result: nil)), retry: retry)
         }
     }
 
-    private func finishExternal(_ task: TaskRecord, outcome: Result<JSONValue, any Error>, retry: Bool) {
-        finishRun(id: task.id, attempt: task.attempt, outcome: outcome, retry: retry)
-    }
-
-    private func finalOrCurrent(_ id: String) -> EventLoopFuture<TaskRecord> {
-        task(id: id).flatMapThrowing { task in
-            guard let task else { throw TaskSchedulerError.notFound(id) }
-            return task
+    /// Ends the worker's run and answers with the task as it now is, from memory: the worker
+    /// need not wait for the commit (the change is stored with the next batch).
+    private func finishExternal(_ task: TaskRecord, outcome: Result<JSONValue, any Error>, retry: Bool) -> EventLoopFuture<TaskRecord> {
+        guard let finished = finishRun(id: task.id, attempt: task.attempt, outcome: outcome, retry: retry) else {
+            return eventLoop.makeFailedFuture(TaskSchedulerError.leaseLost(task.id))
         }
+        return eventLoop.makeSucceededFuture(finished)
     }
 
     /// The task `id` if `connectionID` holds its lease; else why not (-32006 cancelled, -32005 lost).
