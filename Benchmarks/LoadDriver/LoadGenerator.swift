@@ -9,8 +9,9 @@ import Glibc
 import Darwin
 #endif
 
-/// `sidecar-loadgen`: the same pipelined client against `sidecard` or `redis-server` (ping, get
-/// or set), and the change-to-notification latency of `sidecard`'s state subscriptions.
+/// `sidecar-loadgen`: the same pipelined client against `sidecard` or `redis-server` (ping, get,
+/// set, cache and task submissions), tasks end to end through each (`--end-to-end`), and the
+/// latencies of `sidecard`'s state subscriptions and task queue.
 @main
 struct LoadGenerator: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +23,13 @@ struct LoadGenerator: ParsableCommand {
             sidecard acknowledges it after its SQLite commit), cache-get (cache.get of bench:key after one \
             cache-set, every reply answered from L1 / GET), cache-get-l2 (the same, every reply answered \
             from L2: for a daemon with --redis whose L1 holds nothing, such as --cache-l1-bytes 1) or \
-            cache-set (cache.set of a 64-byte string without expiry / SET). Each connection keeps exactly \
+            cache-set (cache.set of a 64-byte string without expiry / SET), tasks-submit (tasks.submit of a \
+            sidecar.noop task whose payload is the 64-byte string, acknowledged after its commit / LPUSH of the \
+            same task as JSON to bench:tasks) or tasks-submit-many (tasks.submitMany of --batch such tasks / one \
+            LPUSH of --batch values; reported in tasks/s too). sidecard's pool runs every task submitted: a \
+            tasks-* run waits for the daemon to be idle first, reads tasks.metrics at both ends of the measured \
+            window (tasks taken and run meanwhile) and reports how long the daemon took to be idle after it; \
+            for Redis the list is deleted before and after. Each connection keeps exactly \
             --depth requests in flight: it sends that many at the start and one more per reply. Replies in \
             the first --warmup seconds are not counted; the run then lasts --duration seconds and stops by \
             itself. Latency is from a request's send to its reply.
@@ -35,13 +42,28 @@ struct LoadGenerator: ParsableCommand {
             send time; it prints the send → state.changed latency over all deliveries. Writing stops after \
             --warmup + --duration seconds at the latest; the subscribers then get --timeout seconds to \
             receive the last write.
+
+            --end-to-end instead pushes tasks through a queue and reports tasks/s from the first submit to \
+            the last task done: one producer connection sends batches of --batch (tasks.submitMany / LPUSH), \
+            --depth batches open at a time and never more than --backlog tasks unfinished, for --duration \
+            seconds, then the run waits for the rest. sidecar with --workers 0: sidecar.noop tasks run by the \
+            daemon's built-in pool (done when tasks.wait on each batch's last task returns, checked with \
+            tasks.metrics); sidecar with --workers K: bench.work tasks done by K worker connections \
+            (tasks.claim max --claim-max wait 1, then tasks.complete per task, pipelined with the next claim); \
+            redis with --workers K: K consumer connections with --claim-max BRPOPs in flight each (a plain \
+            list, not durable). A warm-up phase of --warmup seconds runs first. All connections share one \
+            driver thread.
+
+            --queue-latency (sidecar only) instead submits one sidecar.noop at a time on one connection \
+            (tasks.submit, then tasks.wait) and prints the submit acknowledgement and submit → succeeded \
+            latencies, and the daemon's queueLatencyMs p50/p99 from tasks.metrics at the end.
             """
     )
 
     @Option(help: "The server: sidecar or redis.")
     var target: LoadTarget = .sidecar
 
-    @Option(help: "The request: ping, get, set, cache-get, cache-get-l2 or cache-set.")
+    @Option(help: "The request: ping, get, set, cache-get, cache-get-l2, cache-set, tasks-submit or tasks-submit-many.")
     var operation: LoadOperation = .ping
 
     @Option(help: "The server's Unix socket. For sidecar the default is the daemon's own (SIDECAR_SOCKET, XDG_RUNTIME_DIR).")
@@ -83,6 +105,27 @@ struct LoadGenerator: ParsableCommand {
     @Option(help: "With --notify-latency: least seconds between two writes (0: each as soon as the last is acknowledged).")
     var writeInterval: Double = 0
 
+    @Option(help: "Tasks per request of tasks-submit-many and of --end-to-end's producer.")
+    var batch = 100
+
+    @Flag(help: "Measure tasks from submit to done instead of a load run.")
+    var endToEnd = false
+
+    @Option(help: "With --end-to-end: worker (consumer) connections; 0 (sidecar only): the daemon's built-in pool runs the tasks.")
+    var workers = 0
+
+    @Option(help: "With --end-to-end: tasks.claim's max (sidecar), BRPOPs in flight per consumer (redis).")
+    var claimMax = 100
+
+    @Option(help: "With --end-to-end: the most tasks submitted and not yet done.")
+    var backlog = 5000
+
+    @Flag(help: "Measure submit → start latency, one sidecar.noop at a time, instead of a load run (sidecar only).")
+    var queueLatency = false
+
+    @Option(help: "Seconds a tasks-* run waits for sidecard's queue to empty before and after it.")
+    var drainTimeout: Double = 60
+
     func validate() throws {
         guard connections >= 1 else { throw ValidationError("--connections must be at least 1.") }
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1.") }
@@ -93,9 +136,18 @@ struct LoadGenerator: ParsableCommand {
         guard subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1.") }
         guard writes >= 1 else { throw ValidationError("--writes must be at least 1.") }
         guard writeInterval >= 0 else { throw ValidationError("--write-interval cannot be negative.") }
-        if notifyLatency {
-            guard target == .sidecar else { throw ValidationError("--notify-latency measures sidecard only.") }
-            guard !coldStart else { throw ValidationError("--notify-latency and --cold-start are different runs.") }
+        guard batch >= 1, batch <= 10_000 else { throw ValidationError("--batch must be from 1 to 10000.") }
+        guard workers >= 0 else { throw ValidationError("--workers cannot be negative.") }
+        guard claimMax >= 1, claimMax <= 1000 else { throw ValidationError("--claim-max must be from 1 to 1000.") }
+        guard backlog >= batch else { throw ValidationError("--backlog must be at least --batch.") }
+        guard drainTimeout > 0 else { throw ValidationError("--drain-timeout must be more than 0 seconds.") }
+        guard [coldStart, notifyLatency, endToEnd, queueLatency].filter({ $0 }).count <= 1 else {
+            throw ValidationError("--cold-start, --notify-latency, --end-to-end and --queue-latency are different runs; pick one.")
+        }
+        if notifyLatency, target != .sidecar { throw ValidationError("--notify-latency measures sidecard only.") }
+        if queueLatency, target != .sidecar { throw ValidationError("--queue-latency measures sidecard only.") }
+        if endToEnd, target == .redis, workers == 0 {
+            throw ValidationError("--end-to-end --target redis needs --workers (BRPOP consumers): Redis runs nothing itself.")
         }
         if target == .redis, socket == nil {
             throw ValidationError("--target redis needs --socket (the path given to redis-server --unixsocket).")
@@ -115,6 +167,26 @@ struct LoadGenerator: ParsableCommand {
                 } else {
                     print("cold start (\(target.rawValue)): connect → first reply \(rounded(micros / 1000)) ms")
                 }
+            } else if endToEnd {
+                let run = QueueFlowRun(
+                    target: target, workers: workers, batch: batch, depth: depth, claimMaximum: claimMax, backlog: backlog,
+                    duration: seconds(duration), warmup: seconds(warmup), timeout: seconds(max(timeout, drainTimeout)))
+                let control = try ControlConnection.connect(target: target, path: path, group: group, timeout: timeoutAmount) {
+                    try connect($0, path: path)
+                }
+                defer { control.close() }
+                var report = try run.run(group: group, control: control) { bootstrap in try connect(bootstrap, path: path) }
+                report.socket = path
+                print(json ? report.json : report.text)
+            } else if queueLatency {
+                let control = try ControlConnection.connect(target: target, path: path, group: group, timeout: timeoutAmount) {
+                    try connect($0, path: path)
+                }
+                defer { control.close() }
+                let run = QueueLatencyRun(duration: seconds(duration), warmup: seconds(warmup), timeout: seconds(max(timeout, drainTimeout)))
+                var report = try run.run(control: control)
+                report.socket = path
+                print(json ? report.json : report.text)
             } else if notifyLatency {
                 let run = NotificationLatencyRun(
                     path: path, subscribers: subscribers, writes: writes, writeInterval: seconds(writeInterval),
@@ -147,10 +219,23 @@ struct LoadGenerator: ParsableCommand {
     // MARK: - Load run
 
     private func runLoad(path: String, group: MultiThreadedEventLoopGroup) throws -> LoadReport {
-        let workload = Workload(target: target, operation: operation)
+        let workload = Workload(target: target, operation: operation, batch: batch)
         let depth = self.depth
         if let setup = workload.setup {
             _ = try exchangeOnce(setup, path: path, group: group)
+        }
+        // A task submission leaves work behind: sidecard runs it, Redis keeps it in a list.
+        let control: ControlConnection? =
+            operation.submitsTasks
+            ? try ControlConnection.connect(target: target, path: path, group: group, timeout: timeoutAmount) { try connect($0, path: path) }
+            : nil
+        defer { control?.close() }
+        var before: TaskMetricsSnapshot?
+        if let control {
+            switch target {
+            case .sidecar: before = try control.waitUntilTasksIdle(timeout: seconds(drainTimeout)).0
+            case .redis: _ = try control.command(["DEL", LoadOperation.redisQueueKey]).wait()
+            }
         }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeoutAmount)
@@ -165,6 +250,15 @@ struct LoadGenerator: ParsableCommand {
         }
         let start = NIODeadline.now() + .nanoseconds(Int64(warmup * 1e9))
         let window = MeasurementWindow(start: start, end: start + .nanoseconds(Int64(duration * 1e9)))
+        // sidecard's counts at both ends of the window, with the time each reply arrived.
+        var windowMetrics: [EventLoopFuture<(TaskMetricsSnapshot, NIODeadline)>] = []
+        if let control, target == .sidecar {
+            windowMetrics = [window.start, window.end].map { deadline in
+                control.eventLoop.flatScheduleTask(deadline: deadline) {
+                    control.taskMetrics().map { ($0, NIODeadline.now()) }
+                }.futureResult
+            }
+        }
         let results = channels.map { channel in
             channel.eventLoop.flatSubmit {
                 do {
@@ -176,13 +270,29 @@ struct LoadGenerator: ParsableCommand {
             }
         }
         var report = LoadReport(
-            target: target, operation: operation, socket: path, connections: connections, depth: depth, threads: threads,
-            durationSeconds: duration, warmupSeconds: warmup
+            target: target, operation: operation, name: workload.name, itemsPerRequest: workload.itemsPerRequest, socket: path,
+            connections: connections, depth: depth, threads: threads, durationSeconds: duration, warmupSeconds: warmup
         )
         for result in try EventLoopFuture.whenAllSucceed(results, on: group.next()).wait() {
             report.add(result)
         }
         guard report.replies > 0 else { throw LoadError.noReplies(seconds: duration) }
+        if let control {
+            switch target {
+            case .sidecar:
+                let ends = try EventLoopFuture.whenAllSucceed(windowMetrics, on: control.eventLoop).wait()
+                let (idle, idleAt) = try control.waitUntilTasksIdle(timeout: seconds(drainTimeout))
+                let (first, firstAt) = ends[0]
+                let (last, lastAt) = ends[1]
+                report.daemonTasks = DaemonTaskFigures(
+                    submitted: last.submitted - first.submitted, succeeded: last.succeeded - first.succeeded,
+                    failed: idle.failed - (before?.failed ?? idle.failed),
+                    windowSeconds: Double((lastAt - firstAt).nanoseconds) / 1e9,
+                    drainSeconds: max(0, Double((idleAt - window.end).nanoseconds) / 1e9))
+            case .redis:
+                _ = try control.command(["DEL", LoadOperation.redisQueueKey]).wait()
+            }
+        }
         return report
     }
 

@@ -20,6 +20,13 @@ enum LoadOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// `cache.set {"key":"bench:key","value":…,"ttl":0}` / `SET bench:key …`, a 64-byte string
     /// without expiry on both sides.
     case cacheSet = "cache-set"
+    /// `tasks.submit {"kind":"sidecar.noop","payload":…}` / `LPUSH bench:tasks <the task as
+    /// JSON>`: one task per request, the 64-byte value as its payload. Sidecar acknowledges it
+    /// after the commit that stores the task, and its built-in pool then runs the task.
+    case tasksSubmit = "tasks-submit"
+    /// `tasks.submitMany {"tasks":[…]}` of `--batch` such tasks / one `LPUSH bench:tasks` of
+    /// `--batch` values: a batch per request, counted in tasks.
+    case tasksSubmitMany = "tasks-submit-many"
 
     /// The state path (Sidecar) that `get` reads and `set` writes.
     static let statePath = "/bench/key"
@@ -30,6 +37,13 @@ enum LoadOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// The value `set` writes and `get` expects: 64 ASCII bytes, the same in JSON (plus
     /// quotes) and in RESP.
     static let value = String(repeating: "0123456789abcdef", count: 4)
+    /// The kind of the tasks that the `tasks-*` operations submit: the daemon runs them itself.
+    static let taskKind = "sidecar.noop"
+    /// The Redis list that `LPUSH` fills in the `tasks-*` operations (emptied before and after a run).
+    static let redisQueueKey = "bench:tasks"
+    /// One task as a Redis queue holds it: the JSON object sidecard receives, so that both
+    /// servers are handed the same description (and nearly the same bytes) per task.
+    static let redisTaskValue = #"{"kind":"\#(taskKind)","payload":"\#(value)"}"#
 
     /// The method or command named in reports.
     func name(for target: LoadTarget) -> String {
@@ -39,6 +53,9 @@ enum LoadOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
         case (.sidecar, .set): return "state.set"
         case (.sidecar, .cacheGet), (.sidecar, .cacheGetL2): return "cache.get"
         case (.sidecar, .cacheSet): return "cache.set"
+        case (.sidecar, .tasksSubmit): return "tasks.submit"
+        case (.sidecar, .tasksSubmitMany): return "tasks.submitMany"
+        case (.redis, .tasksSubmit), (.redis, .tasksSubmitMany): return "LPUSH"
         case (.redis, .ping): return "PING"
         case (.redis, .get), (.redis, .cacheGet), (.redis, .cacheGetL2): return "GET"
         case (.redis, .set), (.redis, .cacheSet): return "SET"
@@ -49,7 +66,16 @@ enum LoadOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
     var readsValue: Bool {
         switch self {
         case .get, .cacheGet, .cacheGetL2: return true
-        case .ping, .set, .cacheSet: return false
+        case .ping, .set, .cacheSet, .tasksSubmit, .tasksSubmitMany: return false
+        }
+    }
+
+    /// Whether the operation submits tasks (a Redis `LPUSH`), whose replies carry new ids (a
+    /// list length), and whose run leaves work behind in the server.
+    var submitsTasks: Bool {
+        switch self {
+        case .tasksSubmit, .tasksSubmitMany: return true
+        case .ping, .get, .set, .cacheGet, .cacheGetL2, .cacheSet: return false
         }
     }
 
@@ -59,7 +85,7 @@ enum LoadOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
         switch self {
         case .get: return .set
         case .cacheGet, .cacheGetL2: return .cacheSet
-        case .ping, .set, .cacheSet: return nil
+        case .ping, .set, .cacheSet, .tasksSubmit, .tasksSubmitMany: return nil
         }
     }
 }

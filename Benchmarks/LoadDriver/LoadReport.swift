@@ -5,6 +5,10 @@ import SidecarProtocol
 struct LoadReport {
     var target: LoadTarget
     var operation: LoadOperation
+    /// The method or command named in reports (with its batch).
+    var name: String
+    /// Tasks per request (a batch), else 1.
+    var itemsPerRequest: Int
     var socket: String
     var connections: Int
     var depth: Int
@@ -13,6 +17,8 @@ struct LoadReport {
     var warmupSeconds: Double
     var replies: UInt64 = 0
     var latencyNanoseconds = LatencyHistogram.make()
+    /// For a task submission to sidecard: what the daemon counted meanwhile.
+    var daemonTasks: DaemonTaskFigures?
 
     mutating func add(_ result: ConnectionResult) {
         replies += result.replies
@@ -20,6 +26,9 @@ struct LoadReport {
     }
 
     var requestsPerSecond: Double { Double(replies) / durationSeconds }
+
+    /// Tasks per second for a submission (requests × batch); requests per second otherwise.
+    var itemsPerSecond: Double { requestsPerSecond * Double(itemsPerRequest) }
 
     /// The latency at `percentile` (0...100), in microseconds.
     func latencyMicroseconds(atPercentile percentile: Double) -> Double {
@@ -40,13 +49,18 @@ struct LoadReport {
     /// A few lines for a person.
     var text: String {
         let latency = percentiles.map { "\($0.name) \(rounded($0.value))" }.joined(separator: "  ")
-        return """
-            target \(target.rawValue) (\(operation.name(for: target))) at \(socket): \(connections) connection(s) × depth \(depth), \
+        var text = """
+            target \(target.rawValue) (\(name)) at \(socket): \(connections) connection(s) × depth \(depth), \
             \(threads) driver thread(s), \(rounded(durationSeconds)) s after \(rounded(warmupSeconds)) s warm-up
               requests      \(replies)
               requests/s    \(rounded(requestsPerSecond))
-              latency (µs)  \(latency)
             """
+        if itemsPerRequest > 1 || operation.submitsTasks {
+            text += "\n  tasks/s       \(rounded(itemsPerSecond))   (\(itemsPerRequest) per request)"
+        }
+        text += "\n  latency (µs)  \(latency)"
+        if let daemonTasks { text += "\n" + daemonTasks.text }
+        return text
     }
 
     /// One flat JSON object (every key unique, so that a shell script can pick fields out).
@@ -62,9 +76,14 @@ struct LoadReport {
             "warmupSeconds": .double(warmupSeconds),
             "requests": .int(Int64(clamping: replies)),
             "requestsPerSecond": .double(rounded(requestsPerSecond)),
+            "itemsPerRequest": .int(Int64(itemsPerRequest)),
+            "itemsPerSecond": .double(rounded(itemsPerSecond)),
         ]
         for (name, value) in percentiles {
             object["\(name)Micros"] = .double(rounded(value))
+        }
+        if let daemonTasks {
+            for (key, value) in daemonTasks.jsonMembers { object[key] = value }
         }
         return JSONWriter.string(.object(object))
     }

@@ -20,6 +20,8 @@ enum LoadTarget: String, CaseIterable, ExpressibleByArgument, Sendable {
 struct Workload: Sendable {
     var target: LoadTarget
     var operation: LoadOperation
+    /// Tasks per request of `tasks-submit-many` (values per `LPUSH`); 1 for every other operation.
+    var batch = 1
 
     /// One request, encoded once; the driver only ever copies these bytes.
     var request: ByteBuffer {
@@ -36,6 +38,10 @@ struct Workload: Sendable {
             case .ping: arguments = ["PING"]
             case .get, .cacheGet, .cacheGetL2: arguments = ["GET", LoadOperation.redisKey]
             case .set, .cacheSet: arguments = ["SET", LoadOperation.redisKey, LoadOperation.value]
+            case .tasksSubmit: arguments = ["LPUSH", LoadOperation.redisQueueKey, LoadOperation.redisTaskValue]
+            case .tasksSubmitMany:
+                arguments = ["LPUSH", LoadOperation.redisQueueKey]
+                    + Array(repeating: LoadOperation.redisTaskValue, count: batch)
             }
             buffer.writeString("*\(arguments.count)\r\n")
             for argument in arguments {
@@ -54,8 +60,16 @@ struct Workload: Sendable {
         // ttl 0: no expiry, as SET without EX/PX; it also keeps every cache.get reply the same
         // bytes (`"ttl":null`) for the scanner's fast path.
         case .cacheSet: return ["key": .string(LoadOperation.redisKey), "value": .string(LoadOperation.value), "ttl": 0]
+        case .tasksSubmit: return Self.task
+        case .tasksSubmitMany: return ["tasks": .array(Array(repeating: Self.task, count: batch))]
         }
     }
+
+    /// The task the `tasks-*` operations submit: the same text as ``LoadOperation/redisTaskValue``.
+    private static let task: JSONValue = ["kind": .string(LoadOperation.taskKind), "payload": .string(LoadOperation.value)]
+
+    /// Requests counted per reply: the tasks of a batch for `tasks-submit-many`, else 1.
+    var itemsPerRequest: Int { operation == .tasksSubmitMany ? batch : 1 }
 
     /// `count` requests back to back, so that answering k replies is one write of a slice.
     func requests(count: Int) -> ByteBuffer {
@@ -70,9 +84,9 @@ struct Workload: Sendable {
         switch target {
         case .sidecar:
             return ReplyScanner(
-                protocol: .jsonRPC(FrameDecoder(maximumFrameLength: 1 << 20)), operation: operation)
+                protocol: .jsonRPC(FrameDecoder(maximumFrameLength: 1 << 20)), operation: operation, batch: itemsPerRequest)
         case .redis:
-            return ReplyScanner(protocol: .resp, operation: operation)
+            return ReplyScanner(protocol: .resp, operation: operation, batch: itemsPerRequest)
         }
     }
 
@@ -80,5 +94,11 @@ struct Workload: Sendable {
     /// the key to exist.
     var setup: Workload? {
         operation.setup.map { Workload(target: target, operation: $0) }
+    }
+
+    /// The method or command named in reports, with the batch (`LPUSH ×100`).
+    var name: String {
+        let name = operation.name(for: target)
+        return operation == .tasksSubmitMany ? "\(name) ×\(batch)" : name
     }
 }

@@ -20,7 +20,9 @@ enum ReplyOutcome: Equatable {
 /// full decode has shown it to be the right result for our id, where only the digits of a
 /// `"revision"` may differ from reply to reply (every `state.set` gets a new one). Anything
 /// else is decoded in full: a `cache.get` answered from another tier than the operation's
-/// differs in its `"tier"`, so it is checked, and fails the run.
+/// differs in its `"tier"`, so it is checked, and fails the run. A task submission's reply
+/// differs from the last only in its new task ids (see ``TaskIDTemplate``); a Redis `LPUSH`
+/// answers with the list's length, any integer.
 struct ReplyScanner {
     enum WireProtocol {
         case jsonRPC(FrameDecoder)
@@ -32,13 +34,17 @@ struct ReplyScanner {
 
     private let wireProtocol: WireProtocol
     private let operation: LoadOperation
-    /// The exact RESP reply the operation gets.
+    /// Tasks per request of a task submission.
+    private let batch: Int
+    /// The exact RESP reply the operation gets (unused for `LPUSH`, which gets an integer).
     private let expectedRESP: ByteBuffer
     private var knownGoodFrame: FrameTemplate?
+    private var knownGoodTaskReply: TaskIDTemplate?
 
-    init(protocol wireProtocol: WireProtocol, operation: LoadOperation) {
+    init(protocol wireProtocol: WireProtocol, operation: LoadOperation, batch: Int = 1) {
         self.wireProtocol = wireProtocol
         self.operation = operation
+        self.batch = batch
         if operation == .ping {
             expectedRESP = ByteBuffer(string: "+PONG\r\n")
         } else if operation.readsValue {
@@ -66,6 +72,7 @@ struct ReplyScanner {
             return .failure("a reply frame of \(length) bytes, more than the \(decoder.maximumFrameLength) the driver accepts")
         case .frame(let frame):
             if let knownGoodFrame, knownGoodFrame.matches(frame) { return .reply }
+            if let knownGoodTaskReply, knownGoodTaskReply.matches(frame) { return .reply }
             return classify(frame)
         }
     }
@@ -90,17 +97,21 @@ struct ReplyScanner {
             case .failure(let error):
                 return .failure("an error reply: \(error.code) \(error.message)")
             case .success(let result):
-                if let problem = Self.problem(with: result, of: operation) {
+                if let problem = Self.problem(with: result, of: operation, batch: batch) {
                     return .failure("\(operation.name(for: .sidecar)) answered \(JSONWriter.string(result)): \(problem)")
                 }
-                knownGoodFrame = FrameTemplate(frame: frame, revision: result["revision"]?.intValue)
+                if operation.submitsTasks {
+                    knownGoodTaskReply = TaskIDTemplate(frame: frame)
+                } else {
+                    knownGoodFrame = FrameTemplate(frame: frame, revision: result["revision"]?.intValue)
+                }
                 return .reply
             }
         }
     }
 
     /// What is wrong with a successful result, or `nil` when it is the right one.
-    private static func problem(with result: JSONValue, of operation: LoadOperation) -> String? {
+    private static func problem(with result: JSONValue, of operation: LoadOperation, batch: Int) -> String? {
         switch operation {
         case .ping:
             return result == .string("pong") ? nil : "expected \"pong\""
@@ -116,7 +127,22 @@ struct ReplyScanner {
             return cacheHitProblem(result, tier: "l2")
         case .cacheSet:
             return result == ["stored": true] ? nil : "expected {\"stored\":true}"
+        case .tasksSubmit:
+            return submissionProblem(result)
+        case .tasksSubmitMany:
+            guard let tasks = result["tasks"]?.arrayValue else { return "no \"tasks\" array" }
+            guard tasks.count == batch else { return "\(tasks.count) tasks, expected \(batch)" }
+            return tasks.lazy.compactMap(submissionProblem).first
         }
+    }
+
+    /// What is wrong with the `{id, created}` of one submitted task (always a new one: the
+    /// driver gives no idempotency key).
+    private static func submissionProblem(_ result: JSONValue) -> String? {
+        guard let id = result["id"]?.stringValue, id.hasPrefix("t"), id.utf8.count == 1 + TaskIDTemplate.digitCount else {
+            return "no task id \"t\" + \(TaskIDTemplate.digitCount) hex digits"
+        }
+        return result["created"] == .bool(true) ? nil : "expected \"created\": true"
     }
 
     /// What is wrong with a `cache.get` result that should be a hit from `tier`.
@@ -129,6 +155,7 @@ struct ReplyScanner {
     // MARK: - RESP
 
     private func nextRESP(_ buffer: inout ByteBuffer) -> ReplyOutcome {
+        if operation.submitsTasks { return nextRESPInteger(&buffer) }
         let expectedLength = expectedRESP.readableBytes
         let available = min(buffer.readableBytes, expectedLength)
         if buffer.getSlice(at: buffer.readerIndex, length: available)
@@ -143,6 +170,26 @@ struct ReplyScanner {
             return buffer.readableBytes < Self.longestLine
                 ? .needMoreData : .failure("an unexpected reply: no line end in \(buffer.readableBytes) bytes")
         }
+        return unexpectedLine(&buffer, endingAt: newline)
+    }
+
+    /// `:<digits>\r\n`, the reply to `LPUSH` (the list's new length).
+    private func nextRESPInteger(_ buffer: inout ByteBuffer) -> ReplyOutcome {
+        let view = buffer.readableBytesView
+        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            return buffer.readableBytes < Self.longestLine
+                ? .needMoreData : .failure("an unexpected reply: no line end in \(buffer.readableBytes) bytes")
+        }
+        // At least ":", one digit and "\r" before the line end.
+        guard newline - view.startIndex >= 3, view.first == UInt8(ascii: ":"), view[newline - 1] == UInt8(ascii: "\r"),
+            view[(view.startIndex + 1)..<(newline - 1)].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else { return unexpectedLine(&buffer, endingAt: newline) }
+        buffer.moveReaderIndex(to: newline + 1)
+        return .reply
+    }
+
+    /// Consumes the line that ends at `newline` and fails with it (a Redis error is one line).
+    private func unexpectedLine(_ buffer: inout ByteBuffer, endingAt newline: Int) -> ReplyOutcome {
         let line = buffer.readString(length: newline - buffer.readerIndex + 1) ?? ""
         return .failure("an unexpected reply to \(operation.name(for: .redis)): \(line.filter { $0 != "\r\n" && $0 != "\n" })")
     }
