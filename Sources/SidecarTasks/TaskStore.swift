@@ -50,13 +50,18 @@ enum TaskStore {
                 run_at, created_at, started_at, finished_at, result, error, errors, progress, idempotency_key, schedule)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        // Most tasks have the default backoff and no errors: their text is written once, not per save.
+        let backoff = task.backoff == Backoff() ? defaultBackoffText : JSONWriter.string(task.backoff.jsonValue)
+        let errors = task.errors.isEmpty ? "[]" : JSONWriter.string(.array(task.errors))
         try statement.execute(arguments: [
             task.id, task.kind, JSONWriter.string(task.payload), task.priority.rank, task.status.rawValue,
-            task.attempt, task.maxRetries, task.timeout, JSONWriter.string(task.backoff.jsonValue),
+            task.attempt, task.maxRetries, task.timeout, backoff,
             task.runAt, task.createdAt, task.startedAt, task.finishedAt, task.result.map(JSONWriter.string), task.error,
-            JSONWriter.string(.array(task.errors)), task.progress.map(JSONWriter.string), task.idempotencyKey, task.schedule,
+            errors, task.progress.map(JSONWriter.string), task.idempotencyKey, task.schedule,
         ])
     }
+
+    private static let defaultBackoffText = JSONWriter.string(Backoff().jsonValue)
 
     /// Deletes finished tasks that finished before `cutoff` (Unix ms), optionally of one status.
     static func purge(status: TaskStatus?, finishedBefore cutoff: Int64, in db: Database) throws -> Int {
