@@ -46,9 +46,11 @@ extension TaskScheduler {
         guard let batch else { return }
         let writes = Self.lastSavePerTask(batch.writes)
         database.write({ db in
+            // Prepared once per transaction: looking the statement up costs a hash of its SQL.
+            let save = try TaskStore.saveStatement(in: db)
             for write in writes {
                 switch write {
-                case .save(let task): try TaskStore.save(task, in: db)
+                case .save(let task): try TaskStore.save(task, with: save)
                 case .saveSchedule(let schedule): try TaskStore.saveSchedule(schedule, in: db)
                 case .deleteSchedule(let name): try TaskStore.deleteSchedule(named: name, in: db)
                 }

@@ -43,13 +43,26 @@ enum TaskStore {
 
     // MARK: - Writing
 
-    /// Inserts or replaces `task` as it is now.
-    static func save(_ task: TaskRecord, in db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO task (id, kind, payload, priority, status, attempt, max_retries, timeout, backoff,
+    /// The statement that saves a task; look it up once for many saves (``save(_:with:)``).
+    ///
+    /// It inserts the task, or updates its row as it is now: an upsert rather than `INSERT OR
+    /// REPLACE`, which deletes and reinserts the row and so rewrites every index entry, where an
+    /// update in place leaves the entries of the columns that did not change (kind, key) alone.
+    static func saveStatement(in db: Database) throws -> Statement {
+        try db.cachedStatement(sql: """
+            INSERT INTO task (id, kind, payload, priority, status, attempt, max_retries, timeout, backoff,
                 run_at, created_at, started_at, finished_at, result, error, errors, progress, idempotency_key, schedule)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET
+                priority = excluded.priority, status = excluded.status, attempt = excluded.attempt,
+                max_retries = excluded.max_retries, timeout = excluded.timeout, backoff = excluded.backoff,
+                run_at = excluded.run_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
+                result = excluded.result, error = excluded.error, errors = excluded.errors, progress = excluded.progress
             """)
+    }
+
+    /// Saves `task` with the statement of ``saveStatement(in:)``.
+    static func save(_ task: TaskRecord, with statement: Statement) throws {
         // Most tasks have the default backoff and no errors: their text is written once, not per save.
         let backoff = task.backoff == Backoff() ? defaultBackoffText : JSONWriter.string(task.backoff.jsonValue)
         let errors = task.errors.isEmpty ? "[]" : JSONWriter.string(.array(task.errors))
