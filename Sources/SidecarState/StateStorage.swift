@@ -52,10 +52,14 @@ enum StateStorage {
             sql: "INSERT INTO state_change (revision, time, action, path, patch, inverse) VALUES (?, ?, ?, ?, ?, ?)"
         )
         for (change, snapshot) in changes {
-            try insert.execute(arguments: [
-                change.revision, change.timeMilliseconds, change.action, change.path.description,
-                change.patch.jsonText, change.inverse.jsonText,
-            ])
+            var binder = StatementBinder(insert)
+            binder.bind(change.revision)
+            binder.bind(change.timeMilliseconds)
+            binder.bind(change.action)
+            binder.bind(change.path.description)
+            binder.bind(change.patch.jsonText)
+            binder.bind(change.inverse.jsonText)
+            try binder.execute()
             guard let snapshot else { continue }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO state_snapshot (id, revision, document) VALUES (1, ?, ?)",

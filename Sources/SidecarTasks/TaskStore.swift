@@ -1,5 +1,4 @@
 import GRDB
-import GRDBSQLite
 import SidecarProtocol
 import SidecarStore
 
@@ -67,18 +66,15 @@ enum TaskStore {
         // Most tasks have the default backoff and no errors: their text is written once, not per save.
         let backoff = task.backoff == Backoff() ? defaultBackoffText : JSONWriter.string(task.backoff.jsonValue)
         let errors = task.errors.isEmpty ? "[]" : JSONWriter.string(.array(task.errors))
-        // Bound through SQLite's C API: GRDB's `StatementArguments` boxes every value in an
-        // existential, a third of the writer thread's time when tasks are submitted in batches.
-        let handle = statement.sqliteStatement
-        sqlite3_reset(handle)
-        var binder = ColumnBinder(statement: handle)
+        // Bound through SQLite's C API rather than GRDB's boxed arguments (see StatementBinder).
+        var binder = StatementBinder(statement)
         binder.bind(task.id)
         binder.bind(task.kind)
         binder.bind(JSONWriter.string(task.payload))
-        binder.bind(Int64(task.priority.rank))
+        binder.bind(task.priority.rank)
         binder.bind(task.status.rawValue)
-        binder.bind(Int64(task.attempt))
-        binder.bind(Int64(task.maxRetries))
+        binder.bind(task.attempt)
+        binder.bind(task.maxRetries)
         binder.bind(task.timeout)
         binder.bind(backoff)
         binder.bind(task.runAt)
@@ -91,14 +87,7 @@ enum TaskStore {
         binder.bind(task.progress.map(JSONWriter.string))
         binder.bind(task.idempotencyKey)
         binder.bind(task.schedule)
-        let code = sqlite3_step(handle)
-        sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code),
-                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))),
-                sql: statement.sql)
-        }
+        try binder.execute()
     }
 
     private static let defaultBackoffText = JSONWriter.string(Backoff().jsonValue)
@@ -197,41 +186,6 @@ enum TaskStore {
             runAt: row["run_at"], createdAt: row["created_at"], startedAt: row["started_at"], finishedAt: row["finished_at"],
             result: try json("result"), error: row["error"], errors: errors, progress: try json("progress"),
             idempotencyKey: row["idempotency_key"], schedule: row["schedule"])
-    }
-}
-
-/// Binds a statement's parameters in order, from 1. Text is copied by SQLite (transient).
-private struct ColumnBinder {
-    let statement: OpaquePointer
-    private var index: Int32 = 1
-    /// `SQLITE_TRANSIENT`, which Swift cannot import: SQLite copies the text before returning.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
-    init(statement: OpaquePointer) {
-        self.statement = statement
-    }
-
-    mutating func bind(_ text: String?) {
-        if let text {
-            sqlite3_bind_text(statement, index, text, -1, Self.transient)
-        } else {
-            sqlite3_bind_null(statement, index)
-        }
-        index += 1
-    }
-
-    mutating func bind(_ integer: Int64?) {
-        if let integer {
-            sqlite3_bind_int64(statement, index, integer)
-        } else {
-            sqlite3_bind_null(statement, index)
-        }
-        index += 1
-    }
-
-    mutating func bind(_ number: Double) {
-        sqlite3_bind_double(statement, index, number)
-        index += 1
     }
 }
 

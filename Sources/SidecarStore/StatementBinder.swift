@@ -1,0 +1,71 @@
+import GRDB
+import GRDBSQLite
+
+/// Runs a prepared GRDB statement with its parameters bound through SQLite's C API, for the
+/// statements the daemon runs once per change or per task. GRDB's `StatementArguments` boxes
+/// every value in an existential; on the writer thread that was a third of the time per row.
+///
+/// ```swift
+/// var binder = StatementBinder(statement)
+/// binder.bind(task.id)
+/// binder.bind(task.attempt)
+/// try binder.execute()
+/// ```
+public struct StatementBinder {
+    private let statement: Statement
+    private let handle: OpaquePointer
+    private var index: Int32 = 1
+    /// `SQLITE_TRANSIENT`, which Swift cannot import: SQLite copies the text before returning.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Starts binding `statement`'s parameters from the first.
+    public init(_ statement: Statement) {
+        self.statement = statement
+        self.handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+    }
+
+    /// Binds the next parameter to `text`, or to NULL.
+    public mutating func bind(_ text: String?) {
+        if let text {
+            sqlite3_bind_text(handle, index, text, -1, Self.transient)
+        } else {
+            sqlite3_bind_null(handle, index)
+        }
+        index += 1
+    }
+
+    /// Binds the next parameter to `integer`, or to NULL.
+    public mutating func bind(_ integer: Int64?) {
+        if let integer {
+            sqlite3_bind_int64(handle, index, integer)
+        } else {
+            sqlite3_bind_null(handle, index)
+        }
+        index += 1
+    }
+
+    /// Binds the next parameter to `integer`.
+    public mutating func bind(_ integer: Int) {
+        bind(Int64(integer))
+    }
+
+    /// Binds the next parameter to `number`.
+    public mutating func bind(_ number: Double) {
+        sqlite3_bind_double(handle, index, number)
+        index += 1
+    }
+
+    /// Runs the statement once (it must return no rows).
+    /// - Throws: GRDB's `DatabaseError` with SQLite's code and message and the statement's SQL.
+    public func execute() throws {
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code),
+                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))),
+                sql: statement.sql)
+        }
+    }
+}
