@@ -15,7 +15,7 @@ extension TaskScheduler {
         let output = try await ProcessRunner.run(
             payload, timeout: .milliseconds(Int64((task.timeout * 1000).rounded())), killGrace: configuration.killGrace)
         if output.succeeded { return output.jsonValue }
-        if output.reason == .cancelled { throw CancellationError() }
+        // Cancelled or failed, what the process printed is kept as the task's result.
         throw TaskRunError.failed(output.failureMessage ?? "the process failed", result: output.jsonValue)
     }
 }

@@ -86,6 +86,7 @@ extension TaskScheduler {
             case _ where cancelled:
                 task.status = .cancelled
                 task.finishedAt = now
+                if case .failure(let error) = outcome, case .failed(_, let result)? = error as? TaskRunError { task.result = result }
                 core.metrics.cancelled += 1
             case .success(let result):
                 task.status = .succeeded

@@ -38,12 +38,12 @@ struct TaskCancellationTests {
         }
     }
 
-    @Test("cancelling a running exec kills its process and the task ends cancelled")
+    @Test("cancelling a running exec kills its process, the task ends cancelled, and what it printed is kept")
     func runningExec() async throws {
         try await withTaskDaemon(["--kill-grace", "0.5"]) { daemon in
             let connection = try daemon.connect()
             let pidFile = daemon.directory.file("task.pid")
-            let id = try connection.submitTask(shellTask("echo $$ > '\(pidFile)'; exec sleep 100"))
+            let id = try connection.submitTask(shellTask("echo started; echo $$ > '\(pidFile)'; exec sleep 100"))
             var written: pid_t?
             #expect(await pollUntil(timeout: 5) { written = pidWritten(to: pidFile); return written != nil })
             let pid = try #require(written)
@@ -55,6 +55,8 @@ struct TaskCancellationTests {
             let task = try connection.task(id)
             #expect(task["status"] == "cancelled" && task["finishedAt"]?.stringValue != nil, "\(task)")
             #expect(task["attempt"] == 1)
+            #expect(task["result"]?["stdout"] == "started\n", "\(task)")
+            #expect(task["result"]?["signal"] == 15, "stopped by SIGTERM: \(task)")
         }
     }
 
