@@ -98,7 +98,20 @@ import Testing
             try "#!/bin/sh\necho \"tool ran with $1\"\n".write(toFile: tool, atomically: true, encoding: .utf8)
             chmod(tool, 0o755)
 
-            let output = try await run(["sidecar-exec-test-tool", "arg"], env: ["PATH": "\(directory.path):/usr/bin:/bin"])
+            // While the script was being written, a process that another test spawned at that
+            // moment may still hold its descriptor open for writing: exec then fails with
+            // ETXTBSY ("Text file busy") until that process has exec'd. Try again briefly.
+            var attempt = 0
+            var result: ProcessOutput?
+            while result == nil {
+                do {
+                    result = try await run(["sidecar-exec-test-tool", "arg"], env: ["PATH": "\(directory.path):/usr/bin:/bin"])
+                } catch let error as ProcessRunner.SpawnError where error.code == ETXTBSY && attempt < 20 {
+                    attempt += 1
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            let output = try #require(result)
             #expect(output.succeeded)
             #expect(output.stdout.text == "tool ran with arg\n")
 
