@@ -61,9 +61,6 @@ public final class CacheService: Sendable {
         }
     }
 
-    /// Whether an L2 is configured.
-    public var hasL2: Bool { redis != nil }
-
     // MARK: - Lifecycle
 
     /// Checks Redis once (a daemon that starts with Redis down opens the breaker and serves

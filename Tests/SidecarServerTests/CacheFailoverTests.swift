@@ -17,18 +17,18 @@ struct CacheFailoverTests {
             try await withDaemon(cacheFlags(redis, Self.breakerFlags)) { daemon in
                 let cli = RedisCLI(redis)
                 let load = CacheLoad(connections: try (0..<4).map { _ in try daemon.connect() })
-                let started = await eventually(timeout: 10) { load.completed >= 200 }
+                let started = await pollUntil(timeout: 10) { load.completed >= 200 }
                 redis.kill(signal: SIGKILL)
                 let completedAtKill = load.completed
                 // A few hundred requests per connection after the kill, then the load stops.
-                let continued = await eventually(timeout: 20) { load.completed >= completedAtKill + 1200 }
+                let continued = await pollUntil(timeout: 20) { load.completed >= completedAtKill + 1200 }
                 let outcome = load.stop()
 
                 #expect(started && continued, "requests before (\(completedAtKill)) and after the kill (\(outcome.replies - completedAtKill))")
                 #expect(outcome.problems.isEmpty, "\(outcome.problems.count) problems in \(outcome.replies) replies, first: \(outcome.problems.prefix(5))")
 
                 let observer = try daemon.connect()
-                let opened = try await eventually(timeout: 5) { try observer.breakerState() == "open" }
+                let opened = try await pollUntil(timeout: 5) { try observer.breakerState() == "open" }
                 let stats = try observer.cacheStats()
                 #expect(opened, "the breaker is open with Redis dead: \(stats)")
                 let breaker = stats["breaker"]
@@ -41,7 +41,7 @@ struct CacheFailoverTests {
                 try await redis.restart()
                 let connection = try daemon.connect()
                 var probe = 0
-                let closed = try await eventually(timeout: 5, interval: 0.1) {
+                let closed = try await pollUntil(timeout: 5, interval: 0.1) {
                     probe += 1
                     _ = try connection.cacheGet("probe:\(probe)")  // an L1 miss: a call to L2, or the breaker's probe
                     return try connection.breakerState() == "closed"
@@ -49,7 +49,7 @@ struct CacheFailoverTests {
                 let afterRestart = try connection.cacheStats()
                 #expect(closed, "the breaker closes once Redis is back: \(afterRestart)")
                 try connection.cacheSet("after:restart", "back", ttl: 60)
-                let visible = try await eventually(timeout: 2) { try await cli.get("sidecar:after:restart") == #""back""# }
+                let visible = try await pollUntil(timeout: 2) { try await cli.get("sidecar:after:restart") == #""back""# }
                 #expect(visible, "a set after the recovery is written to Redis again")
             }
         }
@@ -62,7 +62,7 @@ struct CacheFailoverTests {
                 let cli = RedisCLI(redis)
                 let connection = try daemon.connect()
                 try connection.cacheSet("ready", 1, ttl: 60)
-                #expect(try await eventually(timeout: 2) { try await cli.exists("sidecar:ready") }, "connected to Redis")
+                #expect(try await pollUntil(timeout: 2) { try await cli.exists("sidecar:ready") }, "connected to Redis")
 
                 redis.kill(signal: SIGSTOP)
                 defer { redis.kill(signal: SIGCONT) }
@@ -102,7 +102,7 @@ struct CacheFailoverTests {
 
                 try await redis.restart()
                 var probe = 0
-                let closed = try await eventually(timeout: 5, interval: 0.1) {
+                let closed = try await pollUntil(timeout: 5, interval: 0.1) {
                     probe += 1
                     _ = try connection.cacheGet("probe:\(probe)")
                     return try connection.breakerState() == "closed"
@@ -111,7 +111,7 @@ struct CacheFailoverTests {
                 #expect(closed, "the breaker closes once Redis is up: \(afterStart)")
                 try connection.cacheSet("now:shared", 42, ttl: 60)
                 let cli = RedisCLI(redis)
-                let visible = try await eventually(timeout: 2) { try await cli.get("sidecar:now:shared") == "42" }
+                let visible = try await pollUntil(timeout: 2) { try await cli.get("sidecar:now:shared") == "42" }
                 #expect(visible, "a set after Redis appeared is written to it")
             }
         }

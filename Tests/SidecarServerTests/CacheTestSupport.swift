@@ -87,18 +87,6 @@ struct RedisCLIError: Error, CustomStringConvertible {
 
 // MARK: - Waiting
 
-/// Checks `condition` every `interval` seconds until it holds or `timeout` seconds have passed,
-/// suspending between checks.
-/// - Returns: whether it held in time.
-func eventually(timeout: Double, interval: Double = 0.02, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Deadline(seconds: timeout)
-    while true {
-        if try await condition() { return true }
-        if deadline.hasPassed { return false }
-        try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-    }
-}
-
 /// Seconds since `start` on the monotonic clock.
 func seconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = ContinuousClock.now - start
@@ -122,7 +110,7 @@ func withTwoDaemons<T>(
     try await withDaemon(cacheFlags(redis, arguments)) { first in
         try await withDaemon(cacheFlags(redis, arguments)) { second in
             let cli = RedisCLI(redis)
-            let subscribed = try await eventually(timeout: 5) { try await cli.subscriberCount("sidecar:invalidate") >= 2 }
+            let subscribed = try await pollUntil(timeout: 5) { try await cli.subscriberCount("sidecar:invalidate") >= 2 }
             try #require(subscribed, "both daemons subscribe to sidecar:invalidate; stderr:\n\(first.standardError)\n\(second.standardError)")
             return try await body(first, second)
         }

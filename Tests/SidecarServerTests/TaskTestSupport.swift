@@ -6,18 +6,6 @@ import Testing
 
 // MARK: - Waiting without blocking
 
-/// Checks `condition` every `interval` seconds until it holds or `timeout` seconds have passed,
-/// suspending (not blocking a thread) between checks.
-/// - Returns: whether it held in time.
-func pollUntil(timeout: Double, interval: Double = 0.02, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Deadline(seconds: timeout)
-    while true {
-        if try await condition() { return true }
-        if deadline.hasPassed { return false }
-        try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-    }
-}
-
 /// Suspends for `seconds`: only to let time pass that the test measures (a lease, a downtime),
 /// never to wait for something that can be polled.
 func letTimePass(_ seconds: Double) async {

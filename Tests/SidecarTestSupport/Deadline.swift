@@ -40,6 +40,19 @@ public func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () 
     }
 }
 
+/// ``waitUntil(timeout:interval:_:)`` for async tests: checks `condition` every `interval`
+/// seconds until it holds or `timeout` seconds have passed, suspending (not blocking a
+/// thread) between checks.
+/// - Returns: whether the condition held in time.
+public func pollUntil(timeout: Double, interval: Double = 0.02, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Deadline(seconds: timeout)
+    while true {
+        if try await condition() { return true }
+        if deadline.hasPassed { return false }
+        try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+    }
+}
+
 /// Blocks the calling thread; for pacing writes and polling loops, never to wait for an event.
 public func pause(seconds: Double) {
     var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
