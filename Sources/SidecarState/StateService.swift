@@ -25,9 +25,10 @@ public struct StateSubscriber: Sendable {
 /// One event loop owns the document (``eventLoop``): every change, read and subscription
 /// runs there, in the order it arrives, with no task or lock in between. A change is applied
 /// in memory at once (so a later request reads it), its subscribers are notified in revision
-/// order, and its future completes only once it is committed: the changes that arrive while a
-/// transaction runs go to the database together in the next one, so an acknowledged change
-/// survives `kill -9` and a burst of changes costs a few commits.
+/// order, and its future completes only once it is committed: the changes of one loop tick go
+/// to the database as one write, without waiting for earlier writes to commit (the database
+/// commits them in order, grouping those that queue up), so an acknowledged change survives
+/// `kill -9` and a burst of changes costs a few commits.
 ///
 /// Every method may be called from any thread; called on ``eventLoop`` (a connection served
 /// by that loop) it does not hop.
@@ -203,16 +204,24 @@ public final class StateService: Sendable {
         let promise = eventLoop.makePromise(of: Void.self)
         core.withValue { core in
             core.unstored.append(UnstoredChange(change: ephemeral.storable(change), snapshot: snapshot, promise: promise))
-            if !core.isStoring { startStoring(&core) }
+            guard !core.isHandOffScheduled else { return }
+            core.isHandOffScheduled = true
+            // After the rest of this loop tick's reads: the changes they make go in one write.
+            eventLoop.execute { self.handOffUnstored() }
         }
         return promise.futureResult
     }
 
-    /// Hands every unstored change to the database in one write.
-    private func startStoring(_ core: inout Core) {
-        let batch = core.unstored
-        core.unstored = []
-        core.isStoring = true
+    /// Hands every unstored change to the database in one write. Writes are not held back
+    /// while earlier ones commit: the database queues them and commits them in order, the
+    /// next transaction starting as soon as the one before it returns.
+    private func handOffUnstored() {
+        let batch = core.withValue { core in
+            core.isHandOffScheduled = false
+            defer { core.unstored = [] }
+            return core.unstored
+        }
+        guard !batch.isEmpty else { return }
         let historyLimit = configuration.historyLimit
         let records = batch.map { ($0.change, $0.snapshot) }
         database.write({ db in
@@ -222,39 +231,36 @@ public final class StateService: Sendable {
         })
     }
 
+    /// Answers a batch's callers once its write has committed or failed (batches finish in order).
     private func finishStoring(_ batch: [UnstoredChange], result: Result<Void, any Error>) {
-        // Promises are completed after leaving the box: their callbacks may call back in.
-        let (failedLater, released) = core.withValue { core -> ([UnstoredChange], [EventLoopPromise<Void>]) in
-            core.isStoring = false
-            switch result {
-            case .success:
+        guard case .failure(let error) = result else {
+            // Promises are completed after leaving the box: their callbacks may call back in.
+            let released = core.withValue { core -> [EventLoopPromise<Void>] in
                 core.storedRevision = batch.last?.change.revision ?? core.storedRevision
                 let stored = core.storedRevision
                 let ready = core.storeWaiters.filter { $0.revision <= stored }.map(\.promise)
                 core.storeWaiters.removeAll { $0.revision <= stored }
-                if !core.unstored.isEmpty { startStoring(&core) }
-                return ([], ready)
-            case .failure(let error):
-                core.storageFailure = "the state could not be stored (\(error)); restart the daemon"
-                let later = core.unstored
-                core.unstored = []
-                return (later, [])
+                return ready
             }
-        }
-        switch result {
-        case .success:
             for item in batch { item.promise.succeed() }
             for waiter in released { waiter.succeed() }
-        case .failure(let error):
-            for item in batch { item.promise.fail(error) }
-            let refused = StateError.storageFailed(core.value.storageFailure ?? "\(error)")
-            for item in failedLater { item.promise.fail(refused) }
-            let waiters = core.withValue { core in
-                defer { core.storeWaiters = [] }
-                return core.storeWaiters.map(\.promise)
-            }
-            for waiter in waiters { waiter.fail(refused) }
+            return
         }
+        // The first failure stops all changes: memory now holds changes the disk does not.
+        // Batches already queued behind it fail too (they no longer follow the stored log).
+        let (isFirstFailure, unstored, waiters) = core.withValue { core in
+            let isFirst = core.storageFailure == nil
+            if isFirst { core.storageFailure = "the state could not be stored (\(error)); restart the daemon" }
+            defer {
+                core.unstored = []
+                core.storeWaiters = []
+            }
+            return (isFirst, core.unstored, core.storeWaiters.map(\.promise))
+        }
+        let refused = StateError.storageFailed(core.value.storageFailure ?? "\(error)")
+        for item in batch { item.promise.fail(isFirstFailure ? error : refused) }
+        for item in unstored { item.promise.fail(refused) }
+        for waiter in waiters { waiter.fail(refused) }
     }
 
     /// Completes once every change up to `revision` is committed.
@@ -315,10 +321,10 @@ private struct Core: Sendable {
     var subscriptions = StateSubscriptions<StateSubscriber>()
     /// Set when a change could not be stored: memory and disk may differ, so no more changes are taken.
     var storageFailure: String?
-    /// Changes applied in memory that wait for the next transaction.
+    /// Changes applied in memory that wait to be handed to the database.
     var unstored: [UnstoredChange] = []
-    /// Whether a transaction with earlier changes is running.
-    var isStoring = false
+    /// Whether the hand-off of ``unstored`` is scheduled for the end of this loop tick.
+    var isHandOffScheduled = false
     /// The newest revision known to be committed.
     var storedRevision: Int64
     /// Readers of the history waiting for a revision to be committed.

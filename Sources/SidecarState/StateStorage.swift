@@ -45,7 +45,15 @@ enum StateStorage {
     /// Records `changes` in order; with a `snapshot`, a change also replaces the snapshot and
     /// trims the history to the newest `historyLimit` changes (never past the snapshot, which
     /// replay starts from).
+    ///
+    /// Batches may be queued while earlier ones are still on their way to disk, so each one
+    /// first checks that it follows the newest stored change: a batch whose predecessor failed
+    /// is refused rather than leave a gap that replay would stumble over.
+    /// - Throws: ``StateStorageGap`` when the log does not end right before the first change.
     static func record(_ changes: [(change: StateChange, snapshot: JSONValue?)], historyLimit: Int, in db: Database) throws {
+        guard let first = changes.first?.change.revision else { return }
+        let newest = try newestStoredRevision(db)
+        guard newest == first - 1 else { throw StateStorageGap(newestStored: newest, next: first) }
         // Prepared once per transaction: the insert runs once per change, and parsing (or even
         // looking up) its SQL each time costs more than running it.
         let insert = try db.cachedStatement(
@@ -67,6 +75,15 @@ enum StateStorage {
             )
             try db.execute(sql: "DELETE FROM state_change WHERE revision <= ?", arguments: [change.revision - Int64(historyLimit)])
         }
+    }
+
+    /// The revision of the newest change on disk: the change log's last row, or the snapshot's
+    /// (or 0) when the log is empty. Trimming never removes the log's newest row.
+    static func newestStoredRevision(_ db: Database) throws -> Int64 {
+        let statement = try db.cachedStatement(sql: """
+            SELECT COALESCE((SELECT MAX(revision) FROM state_change), (SELECT revision FROM state_snapshot WHERE id = 1), 0)
+            """)
+        return try Int64.fetchOne(statement) ?? 0
     }
 
     /// Changes newest first, at most `limit`, below `beforeRevision` when given, and touching
@@ -115,5 +132,15 @@ enum StateStorage {
             patch: try JSONPatch(json: try JSONParser.parse(patchText)),
             inverse: try JSONPatch(json: try JSONParser.parse(inverseText))
         )
+    }
+}
+
+/// A batch of changes that does not follow the newest stored one: an earlier batch failed.
+struct StateStorageGap: Error, Equatable, CustomStringConvertible {
+    var newestStored: Int64
+    var next: Int64
+
+    var description: String {
+        "revision \(next) does not follow the newest stored revision \(newestStored); an earlier change failed to store"
     }
 }

@@ -133,10 +133,10 @@ final class GroupCommitter: Sendable {
     }
 
     /// Runs `batch` in one transaction without savepoints and answers its callers.
-    /// - Returns: `false`, with nothing committed or answered, when a write threw or the
-    ///   transaction could not begin; the caller then takes the careful path.
+    /// - Returns: `false`, with nothing committed or answered, when a write of several threw
+    ///   or the transaction could not begin; the caller then takes the careful path. A write
+    ///   alone needs no savepoint: when it throws, rolling back the transaction undoes it alone.
     private func commitOptimistically(_ batch: [PendingWrite], _ db: Database) -> Bool {
-        guard batch.count > 1 else { return false }  // one write gains nothing from it
         let began = ContinuousClock.now
         do {
             try db.beginTransaction(.immediate)
@@ -152,7 +152,11 @@ final class GroupCommitter: Sendable {
             try db.commit()
         } catch {
             if db.isInsideTransaction { try? db.rollback() }
-            return false
+            guard batch.count == 1 else { return false }
+            instrumentation.recordWriteWaits(batch.lazy.filter { !$0.isRetry }.map { began - $0.enqueuedAt })
+            instrumentation.recordTransaction(succeeded: true, committed: 0, failed: 1, busy: .now - began)
+            batch[0].fail(error)
+            return true
         }
         instrumentation.recordWriteWaits(batch.lazy.filter { !$0.isRetry }.map { began - $0.enqueuedAt })
         instrumentation.recordTransaction(succeeded: true, committed: batch.count, failed: 0, busy: .now - began)

@@ -1,4 +1,5 @@
 import Glibc
+import GRDB
 import SidecarProtocol
 import SidecarTestSupport
 import Testing
@@ -59,6 +60,47 @@ struct StateDurabilityTests {
             #expect(try again.result("state.get", ["path": ""]) == ["value": ["a": 1], "revision": 3, "exists": true])
             #expect(try again.result("state.revert", ["toRevision": 2]) == ["revision": 4])
             #expect(try again.result("state.get", ["path": "/a"])["value"] == 2)
+        }
+    }
+
+    @Test("a change the disk refuses fails with every change queued behind it; later changes are refused until a restart")
+    func storageFailureStopsChanges() throws {
+        try withDaemon { daemon in
+            _ = try daemon.connect().result("state.set", ["path": "/a", "value": 1])
+            try daemon.stop()
+            // The fault: a trigger that makes SQLite refuse the change log row of one path.
+            let database = try DatabaseQueue(path: daemon.directory.file("state-home/sidecar/sidecar.sqlite"))
+            try database.write { db in
+                try db.execute(sql: """
+                    CREATE TRIGGER poison BEFORE INSERT ON state_change WHEN NEW.path = '/poison'
+                    BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                    """)
+            }
+            try database.close()
+            try daemon.restart()
+            try daemon.waitUntilReady()
+
+            let connection = try daemon.connectAdmitted()
+            // Three changes in one read: one transaction, so all three fail.
+            var bytes: [UInt8] = []
+            for (index, path) in ["/b", "/poison", "/c"].enumerated() {
+                bytes += WireFrame.bytes(RPC.request("state.set", params: ["path": .string(path), "value": true], id: .int(Int64(index))))
+            }
+            try connection.write(bytes)
+            for _ in 0..<3 {
+                let reply = try connection.readMessage()
+                #expect(reply["error"]?["code"] == -32603, "\(reply)")
+            }
+            // Whether it went in that transaction or the next, a change behind the failure is not stored.
+            try connection.write(WireFrame.bytes(RPC.request("state.set", params: ["path": "/d", "value": true], id: 3)))
+            #expect(try connection.readMessage()["error"]?["code"] == -32603)
+            let refused = try connection.error("state.set", ["path": "/e", "value": true], code: -32603)
+            #expect(refused["message"]?.stringValue?.contains("restart the daemon") == true, "\(refused)")
+
+            try daemon.stop(signal: SIGKILL)
+            try daemon.restart()
+            try daemon.waitUntilReady()
+            #expect(try daemon.connectAdmitted().result("state.get", ["path": ""]) == ["value": ["a": 1], "revision": 1, "exists": true])
         }
     }
 

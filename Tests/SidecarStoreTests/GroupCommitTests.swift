@@ -194,6 +194,26 @@ struct GroupCommitTests {
         }
     }
 
+    @Test("a write alone in its transaction that throws is rolled back and fails only itself")
+    func loneFailingWriteIsRolledBack() async throws {
+        struct Refused: Error, Equatable {}
+        try await withScratchDirectory { directory in
+            let database = try openDatabase(in: directory, migrations: [itemsMigration])
+            await #expect(throws: Refused.self) {
+                try await database.write { db in
+                    try db.execute(sql: "INSERT INTO items (id, value) VALUES (1, 'undone')")
+                    throw Refused()
+                }
+            }
+            try await database.write { db in try db.execute(sql: "INSERT INTO items (id, value) VALUES (2, 'kept')") }
+            let rows = try await database.read { db in try String.fetchAll(db, sql: "SELECT value FROM items ORDER BY id") }
+            #expect(rows == ["kept"])
+            let transactions = database.metricsSnapshot()["transactions"]
+            #expect(transactions?["failedWrites"]?.intValue == 1)
+            try await database.close()
+        }
+    }
+
     @Test("when SQLite aborts the whole transaction for one write, the others of the batch still commit")
     func abortedTransactionIsRetried() async throws {
         try await withScratchDirectory { directory in
