@@ -59,7 +59,6 @@ struct ConnectionAdmission: Sendable {
         channel.closeFuture.whenComplete { _ in metrics.connectionClosed() }
         return channel.eventLoop.makeCompletedFuture {
             let handlers = channel.pipeline.syncOperations
-            try handlers.addHandler(ByteToMessageHandler(InboundFrameDecoder(maximumFrameLength: configuration.maximumFrameLength)))
             try handlers.addHandler(
                 RPCConnectionHandler(
                     router: router,

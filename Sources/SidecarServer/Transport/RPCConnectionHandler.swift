@@ -33,6 +33,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var outputBuffer = ByteBuffer()
     private var isReading = false
     private var lastRoute: (method: String, route: MethodRouter.Route)?
+    /// Cuts the inbound bytes into frames.
+    private var frames: InboundFrameAssembler
     /// When the request being handled began: one clock read per request, not two.
     private var clockMark = NIODeadline.now()
     /// Waiting handlers started and not yet answered.
@@ -61,6 +63,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         self.maximumFrameLength = maximumFrameLength
         self.shutdown = shutdown
         self.logger = logger
+        self.frames = InboundFrameAssembler(maximumFrameLength: maximumFrameLength)
     }
 
     // MARK: - Channel events
@@ -78,6 +81,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         serverMetrics.requestsInFlight.wrappingDecrement(by: waitingRequests, ordering: .relaxed)
         waitingRequests = 0
+        frames.discard()
         outbox.discard()
         handle?.closed()
         context.fireChannelInactive()
@@ -88,14 +92,14 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         // connection close without their answers), even before this connection's quiesce event.
         guard !isWindingDown, !shutdown.isTriggered else { return }
         isReading = true
-        var frames = unwrapInboundIn(data)
-        shard.bytesIn += frames.readableBytes
+        let bytes = unwrapInboundIn(data)
+        shard.bytesIn += bytes.readableBytes
         clockMark = .now()
-        // The decoder passes only whole frames, so every prefix here is followed by its body.
-        while let length = frames.readInteger(endianness: .big, as: UInt32.self),
-            let frame = frames.readSlice(length: Int(length))
-        {
-            handle(frame: frame)
+        frames.append(bytes)
+        do {
+            while let frame = try frames.next(allocator: context.channel.allocator) { handle(frame: frame) }
+        } catch {
+            refuseOversizedFrame(length: error.length, context: context)
         }
     }
 
@@ -144,10 +148,6 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let tooLarge = error as? FrameTooLarge {
-            refuseOversizedFrame(length: tooLarge.length, context: context)
-            return
-        }
         logger.debug("connection error, closing", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
         context.close(promise: nil)
     }
