@@ -18,6 +18,8 @@ public final class CacheService: Sendable {
     /// What `cache.get` found.
     public struct Lookup: Sendable {
         public var value: JSONValue
+        /// The JSON text of ``value``, as stored: ready for the wire.
+        public var encoded: [UInt8]
         /// `l1` or `l2`.
         public var tier: CacheTier
         /// Seconds left, rounded up; `nil` for no expiry.
@@ -107,7 +109,7 @@ public final class CacheService: Sendable {
     public func lookupOnLoop(_ key: String) -> Lookup? {
         let now = clock.monotonicMilliseconds()
         return core.withValue { core in
-            core.l1.get(key, now: now).map { Lookup(value: $0.value, tier: .l1, ttl: $0.ttl) }
+            core.l1.get(key, now: now).map { Lookup(value: $0.value, encoded: $0.encoded, tier: .l1, ttl: $0.ttl) }
         }
     }
 
@@ -141,7 +143,7 @@ public final class CacheService: Sendable {
                 core.l1.set(key, value: parsed, encoded: value, ttl: ttl, origin: .l2, now: now)
             }
             let seconds = ttlMilliseconds.map { Int64(($0 + 999) / 1000) }
-            return Lookup(value: parsed, tier: .l2, ttl: seconds)
+            return Lookup(value: parsed, encoded: value, tier: .l2, ttl: seconds)
         }
     }
 

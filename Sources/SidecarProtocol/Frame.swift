@@ -87,6 +87,17 @@ extension Frame {
         writeFrame(into: &bytes) { writeBody(of: response, into: &$0) }
     }
 
+    /// Appends a successful response whose result is JSON text already, as one frame.
+    public static func write(id: RPCID, encodedResult: EncodedJSON, into bytes: inout [UInt8]) {
+        writeFrame(into: &bytes) { bytes in
+            JSONWriter.append(#"{"jsonrpc":"2.0","id":"#, to: &bytes)
+            writeID(id, into: &bytes)
+            JSONWriter.append(#","result":"#, to: &bytes)
+            bytes.append(contentsOf: encodedResult.bytes)
+            bytes.append(UInt8(ascii: "}"))
+        }
+    }
+
     /// Writes a batch reply (a JSON array of responses) as one frame.
     public static func write(batch responses: [RPCResponse], into buffer: inout ByteBuffer) {
         var bytes: [UInt8] = []

@@ -112,7 +112,7 @@ public enum JSONWriter {
         }
     }
 
-    private static func writeInteger(_ int: Int64, into bytes: inout [UInt8]) {
+    static func writeInteger(_ int: Int64, into bytes: inout [UInt8]) {
         if int >= 0 && int < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(int))
             return

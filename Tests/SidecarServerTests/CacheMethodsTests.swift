@@ -34,6 +34,27 @@ struct CacheMethodsTests {
         }
     }
 
+    @Test("hits answered from stored JSON text read the same in a batch as alone")
+    func hitsInABatch() throws {
+        try withDaemon { daemon in
+            let connection = try daemon.connect()
+            let profile: JSONValue = ["name": "Ada", "tags": ["x", 1.5]]
+            try connection.cacheSet("user:1", profile, ttl: 0)
+            _ = try connection.call("state.set", params: ["path": "/settings", "value": ["theme": "dark"]])
+            let alone = [try connection.cacheGet("user:1"), try connection.call("state.get", params: ["path": "/settings"])["result"]]
+            try connection.write(WireFrame.bytes([
+                RPC.request("cache.get", params: ["key": "user:1"], id: 1),
+                RPC.request("state.get", params: ["path": "/settings"], id: 2),
+                RPC.notification("cache.get", params: ["key": "user:1"]),
+            ]))
+            let replies = try #require(try connection.readMessage().arrayValue)
+            #expect(replies.map { $0["id"] } == [1, 2], "a notification gets no reply: \(replies)")
+            #expect(replies.map { $0["result"] } == alone)
+            #expect(alone[0] == ["hit": true, "value": profile, "tier": "l1", "ttl": nil])
+            #expect(alone[1] == ["value": ["theme": "dark"], "revision": 1, "exists": true])
+        }
+    }
+
     @Test("an entry with a 1 s ttl is served until it expires, then is a miss counted as an expiration")
     func ttlExpiry() throws {
         try withDaemon { daemon in

@@ -12,7 +12,7 @@ enum CacheMethods {
         router.register("cache.get", .onLoop { context in
             let key = try key(context.params)
             guard cache.eventLoop.inEventLoop else { return .later(cache.get(key).map(getResult)) }
-            if let hit = cache.lookupOnLoop(key) { return .now(getResult(hit)) }
+            if let hit = cache.lookupOnLoop(key) { return .encoded(encodedHit(hit)) }
             return .later(cache.readThrough(key).map(getResult))
         })
         router.register("cache.set", .onLoop { context in
@@ -64,6 +64,16 @@ enum CacheMethods {
     private static func getResult(_ lookup: CacheService.Lookup?) -> JSONValue {
         guard let lookup else { return ["hit": false, "value": .null, "tier": .null, "ttl": .null] }
         return ["hit": true, "value": lookup.value, "tier": .string(lookup.tier.rawValue), "ttl": lookup.ttl.map(JSONValue.int) ?? .null]
+    }
+
+    /// ``getResult(_:)`` of a hit, written straight from the entry's stored JSON text.
+    private static func encodedHit(_ lookup: CacheService.Lookup) -> EncodedJSON {
+        var result = EncodedJSON.Object(capacity: lookup.encoded.count + 48)
+        result.add("hit", true)
+        result.add("value", encoded: lookup.encoded)
+        result.add("tier", string: lookup.tier.rawValue)
+        result.add("ttl", lookup.ttl)
+        return result.json
     }
 
     private static func removedResult(_ removed: (l1Removed: Int, l2Removed: Int)) -> JSONValue {

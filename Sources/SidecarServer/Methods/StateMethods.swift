@@ -13,7 +13,7 @@ enum StateMethods {
             guard state.eventLoop.inEventLoop else {
                 return .later(state.value(at: path).map(getResult))
             }
-            return .now(getResult(state.valueOnLoop(at: path)))
+            return .encoded(encodedGetResult(state.valueOnLoop(at: path)))
         })
         router.register("state.set", .onLoop { context in
             let edit = StateEdit.set(try pointer(context.params, "path"), try context.params.required("value"))
@@ -89,6 +89,15 @@ enum StateMethods {
 
     private static func getResult(_ read: (value: JSONValue?, revision: Int64)) -> JSONValue {
         ["value": read.value ?? .null, "revision": .int(read.revision), "exists": .bool(read.value != nil)]
+    }
+
+    /// ``getResult(_:)`` written straight to JSON text, for the read served on the owner loop.
+    private static func encodedGetResult(_ read: (value: JSONValue?, revision: Int64)) -> EncodedJSON {
+        var result = EncodedJSON.Object()
+        result.add("value", value: read.value)
+        result.add("revision", read.revision)
+        result.add("exists", read.value != nil)
+        return result.json
     }
 
     private static func apply(

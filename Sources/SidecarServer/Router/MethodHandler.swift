@@ -20,6 +20,9 @@ public enum MethodHandler: Sendable {
 public enum LoopReply: Sendable {
     /// The result, known now.
     case now(JSONValue)
+    /// The result, known now and already written as JSON text (a cache hit from its stored
+    /// bytes): copied to the wire as it is.
+    case encoded(EncodedJSON)
     /// The result, once the future completes (on any event loop).
     case later(EventLoopFuture<JSONValue>)
 }

@@ -44,6 +44,11 @@ struct ConnectionOutbox {
         Frame.write(response, into: &pending)
     }
 
+    /// Writes a response whose result is JSON text already, as a frame to go out with the next flush.
+    mutating func append(id: RPCID, encodedResult: EncodedJSON) {
+        Frame.write(id: id, encodedResult: encodedResult, into: &pending)
+    }
+
     /// Encodes a batch reply as one frame to go out with the next flush.
     mutating func append(batch responses: [RPCResponse]) {
         Frame.write(batch: responses, into: &pending)

@@ -162,10 +162,15 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             shard.recordProtocolError(error.code)
             emit(RPCResponse(id: .null, error: error))
         case .single(let entry):
-            guard let immediate = dispatch(entry, started: started, completion: { [self] response in
+            switch dispatch(entry, started: started, completion: { [self] response in if let response { emit(response) } }) {
+            case .response(let response)?:
                 if let response { emit(response) }
-            }) else { return }
-            if let response = immediate.response { emit(response) }
+            case .encoded(let id, let result)?:
+                outbox.append(id: id, encodedResult: result)
+                flushUnlessReading()
+            case nil:
+                break  // a waiting handler answers later
+            }
         case .batch(let entries):
             handleBatch(entries, started: started)
         }
@@ -177,7 +182,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             let immediate = dispatch(entry, started: started, completion: { [self] response in
                 if batch.fill(index, with: response) { emitBatch(batch) }
             })
-            if let immediate, batch.fill(index, with: immediate.response) { emitBatch(batch) }
+            if let immediate, batch.fill(index, with: immediate.decoded) { emitBatch(batch) }
         }
     }
 
@@ -191,9 +196,25 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     /// The outcome of dispatching an entry right away; `nil` means a waiting handler will call
     /// the completion later.
-    private struct Immediate {
+    private enum Immediate {
         /// The response, or `nil` for a notification.
-        var response: RPCResponse?
+        case response(RPCResponse?)
+        /// A result already written as JSON text.
+        case encoded(id: RPCID, result: EncodedJSON)
+
+        /// As a response value, for a batch reply (which is assembled from values).
+        var decoded: RPCResponse? {
+            switch self {
+            case .response(let response):
+                return response
+            case .encoded(let id, let result):
+                do {
+                    return RPCResponse(id: id, result: try result.decoded())
+                } catch {
+                    return RPCResponse(id: id, error: .internalError("a result could not be read back: \(error)"))
+                }
+            }
+        }
     }
 
     /// Runs one entry. Immediate outcomes are returned; waiting handlers call `completion` on
@@ -207,22 +228,22 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         switch entry {
         case .invalid(let id, let error):
             shard.recordProtocolError(error.code)
-            return Immediate(response: RPCResponse(id: id, error: error))
+            return .response(RPCResponse(id: id, error: error))
         case .request(let valid):
             request = valid
         }
         guard let route = route(for: request.method) else {
             let error = RPCError.methodNotFound(request.method)
             record(request, routeIndex: nil, started: started, error: error.code)
-            return Immediate(response: request.id.map { RPCResponse(id: $0, error: error) })
+            return .response(request.id.map { RPCResponse(id: $0, error: error) })
         }
-        guard let handle else { return Immediate(response: nil) }  // not in a pipeline: nobody to answer
+        guard let handle else { return .response(nil) }  // not in a pipeline: nobody to answer
         let requestContext = RequestContext(method: request.method, params: Params(request.params), connection: handle)
         switch route.handler {
         case .immediate(let run):
-            return Immediate(response: runImmediately(run, request: request, requestContext: requestContext, routeIndex: route.index, started: started))
+            return .response(runImmediately(run, request: request, requestContext: requestContext, routeIndex: route.index, started: started))
         case .waiting(let run):
-            guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
+            guard let context else { return .response(nil) }  // closed: nobody to answer
             startWaiting(
                 request,
                 routeIndex: route.index,
@@ -240,14 +261,18 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             } catch {
                 let failure = rpcError(from: error, method: request.method)
                 record(request, routeIndex: route.index, started: started, error: failure.code)
-                return Immediate(response: request.id.map { RPCResponse(id: $0, error: failure) })
+                return .response(request.id.map { RPCResponse(id: $0, error: failure) })
             }
             switch reply {
             case .now(let value):
                 record(request, routeIndex: route.index, started: started, error: nil)
-                return Immediate(response: request.id.map { RPCResponse(id: $0, result: value) })
+                return .response(request.id.map { RPCResponse(id: $0, result: value) })
+            case .encoded(let result):
+                record(request, routeIndex: route.index, started: started, error: nil)
+                guard let id = request.id else { return .response(nil) }
+                return .encoded(id: id, result: result)
             case .later(let future):
-                guard let context else { return Immediate(response: nil) }  // closed: nobody to answer
+                guard let context else { return .response(nil) }  // closed: nobody to answer
                 awaitReply(future, request: request, routeIndex: route.index, started: started, context: context, completion: completion)
                 return nil
             }
