@@ -32,12 +32,14 @@ public enum StateSelector: Sendable {
         }
     }
 
-    /// Whether a change to the subtree at `changed` can change the selection. A pointer is
-    /// affected only by changes above or below it; a JSONPath may select anywhere.
+    /// Whether a change to the subtree at `changed` can change the selection: only a change
+    /// above or below the pointer, or the JSONPath's ``JSONPath/scope``, can.
     public func mayBeAffected(byChangeAt changed: JSONPointer) -> Bool {
+        let scope: JSONPointer
         switch self {
-        case .pointer(let pointer): return pointer.hasPrefix(changed) || changed.hasPrefix(pointer)
-        case .path: return true
+        case .pointer(let pointer): scope = pointer
+        case .path(let path): scope = path.scope
         }
+        return scope.hasPrefix(changed) || changed.hasPrefix(scope)
     }
 }

@@ -59,9 +59,13 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
     /// The deliveries a change at `changed` causes in `document` (the document after it),
     /// in subscription order; each subscription remembers its new value.
     public mutating func deliveries(forChangeAt changed: JSONPointer, in document: JSONValue) -> [Delivery] {
+        // Inserting or removing an array element moves the elements after it: the change
+        // reaches the whole array. (Replacing one moves nothing, and a subscription whose
+        // value stayed the same is not notified, so widening costs only the comparison.)
+        let reach = changed.parent.flatMap { parent in document.value(at: parent)?.arrayValue != nil ? parent : nil } ?? changed
         var deliveries: [Delivery] = []
         for id in entries.keys.sorted() {
-            guard var entry = entries[id], entry.selector.mayBeAffected(byChangeAt: changed) else { continue }
+            guard var entry = entries[id], entry.selector.mayBeAffected(byChangeAt: reach) else { continue }
             let value = entry.selector.select(in: document)
             guard value != entry.lastValue else { continue }
             entry.lastValue = value

@@ -56,6 +56,27 @@ struct StateSubscriptionTests {
         }
     }
 
+    @Test("removing or inserting an array element notifies the watchers of the elements it shifts")
+    func arrayShifts() throws {
+        try withDaemon { daemon in
+            let writer = try daemon.connect()
+            let watcher = try daemon.connect()
+            _ = try writer.result("state.set", ["path": "/workspace/tabs", "value": ["a", "b", "c"]])
+            let second = try #require(try watcher.result("state.subscribe", ["selector": "/workspace/tabs/1"])["subscription"])
+            let last = try #require(try watcher.result("state.subscribe", ["selector": "$.workspace.tabs[-1]"])["subscription"])
+
+            _ = try writer.result("state.delete", ["path": "/workspace/tabs/0"])  // ["b", "c"]
+            #expect(try watcher.notification() == ["subscription": second, "value": "c", "revision": 2, "action": nil])
+            _ = try writer.result("state.patch", ["path": "/workspace/tabs", "ops": [["op": "add", "path": "/0", "value": "z"]]])  // ["z", "b", "c"]
+            #expect(try watcher.notification() == ["subscription": second, "value": "b", "revision": 3, "action": nil])
+            _ = try writer.result("state.set", ["path": "/workspace/tabs/-", "value": "d"])  // ["z", "b", "c", "d"]
+            #expect(try watcher.notification() == ["subscription": last, "value": ["d"], "revision": 4, "action": nil])
+            // Replacing an element shifts nothing: the others' watchers hear nothing.
+            _ = try writer.result("state.set", ["path": "/workspace/tabs/0", "value": "y"])
+            #expect(watcher.next(timeout: 0.2) == .timedOut)
+        }
+    }
+
     @Test("fireImmediately false leaves the value out of the reply; changes still come")
     func fireImmediatelyFalse() throws {
         try withDaemon { daemon in

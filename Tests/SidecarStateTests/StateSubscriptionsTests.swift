@@ -27,6 +27,49 @@ struct StateSubscriptionsTests {
         #expect(try deliveries(.set(try JSONPointer("/settings/llm/model"), "x")) == [])
     }
 
+    @Test(
+        "a JSONPath is re-evaluated only after changes above or below its leading names and indexes",
+        arguments: [
+            ("$.executions[?@.status=='running']", "/executions"),
+            ("$['workspace'].tabs[0].title", "/workspace/tabs/0/title"),
+            ("$.workspace.tabs[-1]", "/workspace/tabs"),
+            ("$.settings.*.model", "/settings"),
+            ("$..model", ""),
+            ("$.items[?@.price < $.limit]", ""),
+            ("$.items[?count(@.tags[?@ == $.tag]) > 0]", ""),
+            ("$.items[?@.price < 10]", "/items"),
+        ])
+    func jsonPathScope(text: String, scope: String) throws {
+        let path = try JSONPath(parsing: text)
+        #expect(path.scope == (try JSONPointer(scope)))
+        let selector = StateSelector.path(path)
+        #expect(selector.mayBeAffected(byChangeAt: .root))
+        #expect(selector.mayBeAffected(byChangeAt: try JSONPointer(scope + "/below")))
+        #expect(selector.mayBeAffected(byChangeAt: try JSONPointer("/elsewhere")) == scope.isEmpty)
+    }
+
+    @Test("a filter that reads from $ is re-evaluated when what it reads changes")
+    func filterReadingTheRoot() throws {
+        var document = StateDocument(root: ["limit": 5, "items": [["price": 3], ["price": 8]]])
+        var subscriptions = StateSubscriptions<Int>()
+        let (_, initial) = subscriptions.subscribe(try StateSelector(parsing: "$.items[?@.price < $.limit]"), subscriber: 1, document: document.root)
+        #expect(initial == [["price": 3]])
+        let change = try document.apply(.set(try JSONPointer("/limit"), 10))
+        #expect(subscriptions.deliveries(forChangeAt: change.path, in: document.root).map(\.value) == [[["price": 3], ["price": 8]]])
+    }
+
+    @Test("removing an array element reaches the subscriptions of the elements after it")
+    func arrayRemovalShifts() throws {
+        var document = StateDocument(root: ["tabs": ["a", "b", "c"]])
+        var subscriptions = StateSubscriptions<Int>()
+        _ = subscriptions.subscribe(try StateSelector(parsing: "/tabs/1"), subscriber: 1, document: document.root)
+        _ = subscriptions.subscribe(try StateSelector(parsing: "/tabs/0"), subscriber: 2, document: document.root)
+        let change = try document.apply(.delete(try JSONPointer("/tabs/0")))
+        let delivered = subscriptions.deliveries(forChangeAt: change.path, in: document.root)
+        #expect(delivered.map(\.subscriber) == [1, 2])
+        #expect(delivered.map(\.value) == ["c", "b"])
+    }
+
     @Test("a JSONPath subscription delivers its node list when it changes")
     func jsonPathSelection() throws {
         var document = StateDocument(root: ["executions": ["e1": ["status": "done"]]])

@@ -22,6 +22,8 @@ public struct JSONPath: Sendable, CustomStringConvertible {
     public let text: String
     private let segments: [JSONPathSegment]
     private let singular: SingularQuery?
+    /// The deepest node at or below which every result lies; see ``scope(of:)``.
+    public let scope: JSONPointer
 
     /// Compiles `text`.
     /// - Parameter text: a JSONPath query such as `$.settings.llm` or `$..[?@.price < 10]`.
@@ -45,6 +47,7 @@ public struct JSONPath: Sendable, CustomStringConvertible {
             if steps == nil { break }
         }
         self.singular = steps.map { SingularQuery(isAbsolute: true, steps: $0) }
+        self.scope = Self.scope(of: segments)
     }
 
     /// Whether the query can select at most one node (only names and indexes, e.g. `$.a[0]`).
