@@ -125,7 +125,9 @@ public final class CacheService: Sendable {
     /// is not configured, or is unavailable. Call it on ``eventLoop``.
     public func readThrough(_ key: String) -> EventLoopFuture<Lookup?> {
         let redisKey = configuration.prefix + key
+        let read = core.withValue { $0.reads.begin(.key(key)) }
         return callL2 { redis in try await redis.getWithTTL(redisKey) }.map { found in
+            defer { self.core.withValue { $0.reads.end(read) } }
             guard let found else { return nil }
             guard let (value, ttlMilliseconds) = found else {
                 self.core.withValue { $0.l2.misses += 1 }
@@ -140,6 +142,9 @@ public final class CacheService: Sendable {
             let now = self.clock.monotonicMilliseconds()
             self.core.withValue { core in
                 core.l2.hits += 1
+                // Not when the key was written or invalidated meanwhile: Redis may have run
+                // this read first, so L1 already holds something newer, or nothing on purpose.
+                guard core.reads.mayFill(read, key: key) else { return }
                 core.l1.set(key, value: parsed, encoded: value, ttl: ttl, origin: .l2, now: now)
             }
             let seconds = ttlMilliseconds.map { Int64(($0 + 999) / 1000) }
@@ -169,6 +174,7 @@ public final class CacheService: Sendable {
             }
             let cacheTTL: CacheTTL = ttl == 0 ? .never : .milliseconds(ttl * 1000)
             _ = self.core.withValue { core in
+                core.reads.touch(key: key)
                 core.l1.set(key, value: value, encoded: encoded, ttl: cacheTTL, origin: .local, now: now)
             }
             self.resume(waiters, with: .hit(value))
@@ -184,7 +190,10 @@ public final class CacheService: Sendable {
     /// `cache.delete`: removes `key` from both tiers. Returns whether either held it.
     public func delete(_ key: String) -> EventLoopFuture<Bool> {
         onLoop {
-            let removed = self.core.withValue { $0.l1.remove(key, now: self.clock.monotonicMilliseconds()) }
+            let removed = self.core.withValue { core in
+                core.reads.touch(key: key)
+                return core.l1.remove(key, now: self.clock.monotonicMilliseconds())
+            }
             let command = [Array("UNLINK".utf8), Array((self.configuration.prefix + key).utf8)]
             return self.callL2 { redis in
                 try await redis.pipeline([command, self.publishCommand(.key(key))])
@@ -198,7 +207,10 @@ public final class CacheService: Sendable {
     /// UNLINK in batches), and tells the other daemons.
     public func invalidate(_ pattern: GlobPattern) -> EventLoopFuture<(l1Removed: Int, l2Removed: Int)> {
         onLoop {
-            let l1Removed = self.core.withValue { $0.l1.removeMatching(pattern, now: self.clock.monotonicMilliseconds()) }
+            let l1Removed = self.core.withValue { core in
+                core.reads.touch(matching: pattern)
+                return core.l1.removeMatching(pattern, now: self.clock.monotonicMilliseconds())
+            }
             let redisPattern = RedisClient.globEscaped(self.configuration.prefix) + pattern.pattern
             return self.callL2 { redis in
                 let removed = try await redis.scanAndUnlink(pattern: redisPattern)
@@ -212,7 +224,10 @@ public final class CacheService: Sendable {
     public func clear() -> EventLoopFuture<(l1Removed: Int, l2Removed: Int)> {
         onLoop {
             let l1Removed = self.core.withValue { core in
-                defer { core.l1.removeAll() }
+                defer {
+                    core.reads.touchAll()
+                    core.l1.removeAll()
+                }
                 return core.l1.count
             }
             let redisPattern = RedisClient.globEscaped(self.configuration.prefix) + "*"
@@ -229,6 +244,7 @@ public final class CacheService: Sendable {
         onLoop {
             let redisPattern = RedisClient.globEscaped(self.configuration.prefix) + pattern.pattern
             let prefixLength = self.configuration.prefix.utf8.count
+            let read = self.core.withValue { $0.reads.begin(.pattern(pattern)) }
             return self.callL2 { redis -> [(String, [UInt8], Int?)] in
                 var entries: [(String, [UInt8], Int?)] = []
                 for redisKey in try await redis.scan(pattern: redisPattern) {
@@ -239,9 +255,10 @@ public final class CacheService: Sendable {
             }.map { entries in
                 let now = self.clock.monotonicMilliseconds()
                 return self.core.withValue { core in
+                    defer { core.reads.end(read) }
                     var loaded = 0
                     for (key, bytes, ttl) in entries ?? [] {
-                        guard let value = try? JSONParser.parse(bytes: bytes) else { continue }
+                        guard core.reads.mayFill(read, key: key), let value = try? JSONParser.parse(bytes: bytes) else { continue }
                         let cacheTTL: CacheTTL = ttl.map { .milliseconds(Int64($0)) } ?? .never
                         if case .stored = core.l1.set(key, value: value, encoded: bytes, ttl: cacheTTL, origin: .l2, now: now) {
                             loaded += 1
@@ -453,9 +470,15 @@ public final class CacheService: Sendable {
         let now = clock.monotonicMilliseconds()
         core.withValue { core in
             switch operation {
-            case .key(let key): _ = core.l1.remove(key, now: now)
-            case .pattern(let pattern): _ = core.l1.removeMatching(pattern, now: now)
-            case .clear: core.l1.removeAll()
+            case .key(let key):
+                core.reads.touch(key: key)
+                _ = core.l1.remove(key, now: now)
+            case .pattern(let pattern):
+                core.reads.touch(matching: pattern)
+                _ = core.l1.removeMatching(pattern, now: now)
+            case .clear:
+                core.reads.touchAll()
+                core.l1.removeAll()
             }
         }
     }
@@ -490,6 +513,8 @@ private struct Core: Sendable {
     var l1: LRUCache
     var breaker: CircuitBreaker
     var leases = LeaseTable()
+    /// Redis reads in flight, so that one that a write overtook does not fill L1.
+    var reads = L2ReadGuard()
     var l2 = L2Statistics()
     /// Parked `cache.fetch` callers.
     var waiters: [LeaseTable.WaiterID: EventLoopPromise<CacheService.FetchResult>] = [:]

@@ -1,3 +1,4 @@
+import Glibc
 import SidecarProtocol
 import SidecarTestSupport
 import Testing
@@ -76,6 +77,47 @@ struct CacheRedisTests {
                 let external = try b.cacheGet("external")
                 #expect(external["value"] == ["from": "elsewhere"] && external["tier"] == "l2", "\(external)")
                 #expect(external["ttl"]?.intValue.map { (10...11).contains($0) } == true, "10.5 s rounded up: \(external)")
+            }
+        }
+    }
+
+    @Test("a Redis read still in flight when the key is set does not put the older value back into L1")
+    func readThroughRacingASet() async throws {
+        try await withRedisServer { redis in
+            // A timeout long enough for Redis to be paused while the reads wait on it.
+            try await withDaemon(["--redis", redis.url, "--redis-timeout-ms", "5000"]) { daemon in
+                let cli = RedisCLI(redis)
+                let keys = (0..<10).map { "doc:\($0)" }
+                try await cli.setMany(keys.map { ("sidecar:" + $0, #""old""#) })
+                let reader = try daemon.connect()
+                let writer = try daemon.connect()
+
+                redis.kill(signal: SIGSTOP)
+                var resumed = false
+                defer { if !resumed { redis.kill(signal: SIGCONT) } }
+                // The L1 misses go to Redis, which holds them (the client sends two at a time and
+                // queues the rest in order); then each set stores "new" in L1 and queues its SET
+                // behind the GETs.
+                try reader.write(keys.enumerated().flatMap { index, key in
+                    WireFrame.bytes(RPC.request("cache.get", params: ["key": .string(key)], id: .int(Int64(index))))
+                })
+                try await Task.sleep(for: .milliseconds(200))
+                try writer.write(keys.enumerated().flatMap { index, key in
+                    WireFrame.bytes(RPC.request("cache.set", params: ["key": .string(key), "value": "new", "ttl": 0], id: .int(Int64(index))))
+                })
+                try await Task.sleep(for: .milliseconds(200))
+                redis.kill(signal: SIGCONT)
+                resumed = true
+
+                for _ in keys {
+                    let read = try reader.readMessage(timeout: 10)
+                    #expect(read["result"]?["tier"] == "l2", "\(read)")
+                    #expect(try writer.readMessage(timeout: 10)["result"] == ["stored": true])
+                }
+                for key in keys {
+                    #expect(try writer.cacheGet(key) == ["hit": true, "value": "new", "tier": "l1", "ttl": nil], "L1 holds the newer value of \(key)")
+                    #expect(try await cli.get("sidecar:" + key) == #""new""#)
+                }
             }
         }
     }
