@@ -47,13 +47,15 @@ public struct StateDocument: Sendable {
         }
         let scope = Self.existingScope(of: edit.scope, in: root)
         let before = root.value(at: scope)
-        var updated = root
-        try Self.perform(edit, on: &updated)
-        guard case .object = updated else {
+        // In place: only the containers inside `scope` are copied (`before` shares them), not
+        // the ones above it, so a change costs the size of what it touches, not of the document.
+        try Self.perform(edit, on: &root)  // leaves `root` as it was when it throws
+        guard case .object = root else {
+            // Only an edit of the whole document can do this; `before` is the document then.
+            root = before ?? [:]
             throw StateError.invalid("the document's root must stay an object", operationIndex: nil)
         }
-        let after = updated.value(at: scope)
-        root = updated
+        let after = root.value(at: scope)
         revision += 1
         return StateChange(
             revision: revision,

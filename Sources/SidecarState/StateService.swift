@@ -37,7 +37,8 @@ public final class StateService: Sendable {
     public struct Configuration: Sendable {
         /// How many changes `state.history` and `state.revert` can reach back.
         public var historyLimit: Int = 10_000
-        /// How often (in changes) the whole document is written, to bound start-up replay.
+        /// The fewest changes between two writes of the whole document (see ``SnapshotPolicy``:
+        /// a large document is written again only once as many bytes of changes followed it).
         public var snapshotInterval: Int = 100
         /// Subtrees kept in memory only (`--ephemeral`).
         public var ephemeral = EphemeralPaths()
@@ -63,8 +64,10 @@ public final class StateService: Sendable {
         self.database = database
         self.eventLoop = eventLoop
         self.configuration = configuration
-        let loaded = try await database.read { db in try StateStorage.load(db) }
-        self.core = .makeBoxSendingValue(Core(document: loaded), eventLoop: eventLoop)
+        let loaded = try await database.read { db in
+            try StateStorage.load(db, snapshotMinimumChanges: configuration.snapshotInterval)
+        }
+        self.core = .makeBoxSendingValue(Core(document: loaded.document, snapshotPolicy: loaded.snapshotPolicy), eventLoop: eventLoop)
     }
 
     // MARK: - Reading
@@ -72,8 +75,7 @@ public final class StateService: Sendable {
     /// `state.get` for a caller on ``eventLoop``: the value at `path` (or `nil`) and the revision.
     /// Use ``value(at:)`` from elsewhere.
     public func valueOnLoop(at path: JSONPointer) -> (value: JSONValue?, revision: Int64) {
-        let document = core.value.document
-        return (document.value(at: path), document.revision)
+        core.withValue { core in (core.document.value(at: path), core.document.revision) }
     }
 
     /// `state.get`: the value at `path` (or `nil`) and the revision, read on ``eventLoop``
@@ -120,10 +122,17 @@ public final class StateService: Sendable {
     ///   ``StateError`` (nothing changed), or the storage error once a commit failed.
     public func apply(_ edit: StateEdit, action: String?, ifRevision: Int64?) -> EventLoopFuture<(change: StateChange?, revision: Int64)> {
         onLoop {
-            let document = self.core.value.document
-            if case .delete(let path) = edit, ifRevision == nil || ifRevision == document.revision, document.value(at: path) == nil {
+            // No copy of the document is held past this check: one would make the change below
+            // copy every container on its path instead of changing it in place.
+            let unchangedRevision: Int64? = self.core.withValue { core in
+                guard case .delete(let path) = edit, ifRevision == nil || ifRevision == core.document.revision,
+                    core.document.value(at: path) == nil
+                else { return nil }
+                return core.document.revision
+            }
+            if let unchangedRevision {
                 try self.refuseIfStorageFailed()
-                return self.eventLoop.makeSucceededFuture((nil, document.revision))
+                return self.eventLoop.makeSucceededFuture((nil, unchangedRevision))
             }
             let change = try self.change(edit, action: action, ifRevision: ifRevision)
             return self.store(change).map { (change, change.revision) }
@@ -198,11 +207,10 @@ public final class StateService: Sendable {
     /// Queues `change` for the next transaction; the future completes once it is committed.
     private func store(_ change: StateChange) -> EventLoopFuture<Void> {
         let ephemeral = configuration.ephemeral
-        let snapshot: JSONValue? =
-            change.revision % Int64(configuration.snapshotInterval) == 0
-            ? ephemeral.storable(document: core.value.document.root) : .none
         let promise = eventLoop.makePromise(of: Void.self)
         core.withValue { core in
+            // `.none`, not `nil`: JSONValue is itself expressible by `nil` (as JSON null).
+            let snapshot: JSONValue? = core.snapshotPolicy.changeMade() ? ephemeral.storable(document: core.document.root) : .none
             core.unstored.append(UnstoredChange(change: ephemeral.storable(change), snapshot: snapshot, promise: promise))
             guard !core.isHandOffScheduled else { return }
             core.isHandOffScheduled = true
@@ -226,16 +234,19 @@ public final class StateService: Sendable {
         let records = batch.map { ($0.change, $0.snapshot) }
         database.write({ db in
             try StateStorage.record(records, historyLimit: historyLimit, in: db)
-        }, completion: { result in
+        }, completion: { (result: Result<StateStorage.Written, any Error>) in
             self.eventLoop.execute { self.finishStoring(batch, result: result) }
         })
     }
 
     /// Answers a batch's callers once its write has committed or failed (batches finish in order).
-    private func finishStoring(_ batch: [UnstoredChange], result: Result<Void, any Error>) {
+    private func finishStoring(_ batch: [UnstoredChange], result: Result<StateStorage.Written, any Error>) {
         guard case .failure(let error) = result else {
             // Promises are completed after leaving the box: their callbacks may call back in.
             let released = core.withValue { core -> [EventLoopPromise<Void>] in
+                if case .success(let written) = result {
+                    core.snapshotPolicy.stored(logBytes: written.logBytes, snapshotBytes: written.snapshotBytes)
+                }
                 core.storedRevision = batch.last?.change.revision ?? core.storedRevision
                 let stored = core.storedRevision
                 let ready = core.storeWaiters.filter { $0.revision <= stored }.map(\.promise)
@@ -329,17 +340,20 @@ private struct Core: Sendable {
     var storedRevision: Int64
     /// Readers of the history waiting for a revision to be committed.
     var storeWaiters: [(revision: Int64, promise: EventLoopPromise<Void>)] = []
+    /// When the whole document is stored again.
+    var snapshotPolicy: SnapshotPolicy
 
-    init(document: StateDocument) {
+    init(document: StateDocument, snapshotPolicy: SnapshotPolicy) {
         self.document = document
         self.storedRevision = document.revision
+        self.snapshotPolicy = snapshotPolicy
     }
 }
 
 /// A change on its way to disk, as stored (ephemeral subtrees removed).
 private struct UnstoredChange: Sendable {
     var change: StateChange
-    /// The whole document, every `snapshotInterval` changes.
+    /// The whole document, when ``SnapshotPolicy`` says it is due.
     var snapshot: JSONValue?
     var promise: EventLoopPromise<Void>
 }

@@ -24,11 +24,26 @@ enum StateStorage {
             """)
     }
 
+    /// What start-up reads back: the document, and what the snapshot policy needs to go on.
+    struct Loaded {
+        var document: StateDocument
+        var snapshotPolicy: SnapshotPolicy
+    }
+
+    /// What a batch wrote, in bytes of JSON text.
+    struct Written: Sendable {
+        var logBytes = 0
+        /// The size of the batch's last snapshot, if it stored one.
+        var snapshotBytes: Int?
+    }
+
     /// Loads the document: the snapshot, then every later change in order.
-    static func load(_ db: Database) throws -> StateDocument {
+    static func load(_ db: Database, snapshotMinimumChanges: Int = 100) throws -> Loaded {
         var document = StateDocument()
+        var snapshotBytes = 0
         if let row = try Row.fetchOne(db, sql: "SELECT revision, document FROM state_snapshot WHERE id = 1") {
             let text: String = row["document"]
+            snapshotBytes = text.utf8.count
             document = StateDocument(root: try JSONParser.parse(text), revision: row["revision"])
         }
         let rows = try Row.fetchCursor(
@@ -36,10 +51,19 @@ enum StateStorage {
             sql: "SELECT revision, time, action, path, patch, inverse FROM state_change WHERE revision > ? ORDER BY revision",
             arguments: [document.revision]
         )
+        var replayed = 0
+        var replayedBytes = 0
         while let row = try rows.next() {
+            let patchText: String = row["patch"]
+            let inverseText: String = row["inverse"]
+            replayedBytes += patchText.utf8.count + inverseText.utf8.count
+            replayed += 1
             try document.replay(try change(from: row))
         }
-        return document
+        let policy = SnapshotPolicy(
+            minimumChanges: snapshotMinimumChanges, changesSinceSnapshot: replayed,
+            logBytesSinceSnapshot: replayedBytes, snapshotBytes: snapshotBytes)
+        return Loaded(document: document, snapshotPolicy: policy)
     }
 
     /// Records `changes` in order; with a `snapshot`, a change also replaces the snapshot and
@@ -50,8 +74,10 @@ enum StateStorage {
     /// first checks that it follows the newest stored change: a batch whose predecessor failed
     /// is refused rather than leave a gap that replay would stumble over.
     /// - Throws: ``StateStorageGap`` when the log does not end right before the first change.
-    static func record(_ changes: [(change: StateChange, snapshot: JSONValue?)], historyLimit: Int, in db: Database) throws {
-        guard let first = changes.first?.change.revision else { return }
+    @discardableResult
+    static func record(_ changes: [(change: StateChange, snapshot: JSONValue?)], historyLimit: Int, in db: Database) throws -> Written {
+        var written = Written()
+        guard let first = changes.first?.change.revision else { return written }
         let newest = try newestStoredRevision(db)
         guard newest == first - 1 else { throw StateStorageGap(newestStored: newest, next: first) }
         // Prepared once per transaction: the insert runs once per change, and parsing (or even
@@ -65,16 +91,23 @@ enum StateStorage {
             binder.bind(change.timeMilliseconds)
             binder.bind(change.action)
             binder.bind(change.path.description)
-            binder.bind(change.patch.jsonText)
-            binder.bind(change.inverse.jsonText)
+            let patch = change.patch.jsonText
+            let inverse = change.inverse.jsonText
+            binder.bind(patch)
+            binder.bind(inverse)
             try binder.execute()
+            written.logBytes += patch.utf8.count + inverse.utf8.count
             guard let snapshot else { continue }
+            let text = JSONWriter.string(snapshot)
             try db.execute(
                 sql: "INSERT OR REPLACE INTO state_snapshot (id, revision, document) VALUES (1, ?, ?)",
-                arguments: [change.revision, JSONWriter.string(snapshot)]
+                arguments: [change.revision, text]
             )
             try db.execute(sql: "DELETE FROM state_change WHERE revision <= ?", arguments: [change.revision - Int64(historyLimit)])
+            written.snapshotBytes = text.utf8.count
+            written.logBytes = 0  // what came before the snapshot no longer counts
         }
+        return written
     }
 
     /// The revision of the newest change on disk: the change log's last row, or the snapshot's

@@ -31,7 +31,7 @@ struct StateStorageTests {
             try StateStorage.record([(try change(1), nil), (try change(2), nil)], historyLimit: 100, in: db)
             try StateStorage.record([(try change(3), nil)], historyLimit: 100, in: db)
         }
-        let document = try queue.read { db in try StateStorage.load(db) }
+        let document = try queue.read { db in try StateStorage.load(db) }.document
         #expect(document.revision == 3)
         #expect(document.root == ["n": 3])
     }
@@ -55,6 +55,6 @@ struct StateStorageTests {
         }
         #expect(try queue.read { db in try StateStorage.newestStoredRevision(db) } == 2)
         try queue.write { db in try StateStorage.record([(try change(3), nil)], historyLimit: 1, in: db) }
-        #expect(try queue.read { db in try StateStorage.load(db) }.revision == 3)
+        #expect(try queue.read { db in try StateStorage.load(db) }.document.revision == 3)
     }
 }
