@@ -1,3 +1,4 @@
+import OrderedCollections
 import SidecarProtocol
 
 /// The subscriptions to slices of the state document, as a value: each remembers the value it
@@ -17,7 +18,8 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
         var lastValue: JSONValue
     }
 
-    private var entries: [UInt64: Entry] = [:]
+    /// In subscription order (ids only grow), so a change walks them without sorting.
+    private var entries: OrderedDictionary<UInt64, Entry> = [:]
     private var nextID: UInt64 = 1
 
     public init() {}
@@ -53,7 +55,7 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
 
     /// Removes every subscription of which `belongs` is true (a closed connection's).
     public mutating func removeAll(where belongs: (Subscriber) -> Bool) {
-        entries = entries.filter { !belongs($0.value.subscriber) }
+        entries.removeAll { belongs($0.value.subscriber) }
     }
 
     /// The deliveries a change at `changed` causes in `document` (the document after it),
@@ -64,13 +66,13 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
         // value stayed the same is not notified, so widening costs only the comparison.)
         let reach = changed.parent.flatMap { parent in document.value(at: parent)?.arrayValue != nil ? parent : nil } ?? changed
         var deliveries: [Delivery] = []
-        for id in entries.keys.sorted() {
-            guard var entry = entries[id], entry.selector.mayBeAffected(byChangeAt: reach) else { continue }
+        for index in entries.values.indices {
+            let entry = entries.values[index]
+            guard entry.selector.mayBeAffected(byChangeAt: reach) else { continue }
             let value = entry.selector.select(in: document)
             guard value != entry.lastValue else { continue }
-            entry.lastValue = value
-            entries[id] = entry
-            deliveries.append(Delivery(id: id, subscriber: entry.subscriber, value: value))
+            entries.values[index].lastValue = value
+            deliveries.append(Delivery(id: entries.keys[index], subscriber: entry.subscriber, value: value))
         }
         return deliveries
     }
