@@ -94,7 +94,7 @@ struct CacheSetCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The key (at most 1024 bytes).", valueName: "key"))
     var key: String
 
-    @Argument(help: ArgumentHelp("The value, as JSON (a string needs its quotes: '\"hello\"').", valueName: "json"))
+    @Argument(help: ArgumentHelp("The value, as JSON (a string needs its quotes: '\"hello\"'); - reads it from standard input.", valueName: "json"))
     var json: String
 
     @Option(
@@ -104,14 +104,14 @@ struct CacheSetCommand: AsyncParsableCommand {
     var ttl: Int?
 
     func validate() throws {
-        _ = try parseCacheValue(json)
+        _ = try JSONArgument.parse(json, name: "JSON")
         if let ttl, ttl < 0 {
             throw ValidationError("--ttl must be 0 (no expiry) or a positive number of seconds, got \(ttl).")
         }
     }
 
     func run() async throws {
-        let value = try parseCacheValue(json)
+        let value = try JSONArgument.parse(json, name: "JSON")
         try await global.withClient { client in
             try await client.cache.set(key, value: value, ttl: ttl)
         }
@@ -312,11 +312,3 @@ struct CacheStatsCommand: AsyncParsableCommand {
     }
 }
 
-/// Parses the JSON value argument of `cache set`, naming it when it is not JSON.
-private func parseCacheValue(_ text: String) throws -> JSONValue {
-    do {
-        return try JSONParser.parse(text)
-    } catch {
-        throw ValidationError("JSON is not valid JSON: \(error.description).")
-    }
-}

@@ -23,7 +23,7 @@ struct CallCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The method to call, e.g. sidecar.status.", valueName: "method"))
     var method: String
 
-    @Argument(help: ArgumentHelp("The params: a JSON object or array.", valueName: "params-json"))
+    @Argument(help: ArgumentHelp("The params: a JSON object or array; - reads them from standard input.", valueName: "params-json"))
     var paramsJSON: String?
 
     func validate() throws {
@@ -40,12 +40,7 @@ struct CallCommand: AsyncParsableCommand {
 
     private func parsedParams() throws -> JSONValue? {
         guard let paramsJSON else { return nil }
-        let params: JSONValue
-        do {
-            params = try JSONParser.parse(paramsJSON)
-        } catch {
-            throw ValidationError("PARAMS_JSON is not valid JSON: \(error.description).")
-        }
+        let params = try JSONArgument.parse(paramsJSON, name: "PARAMS_JSON")
         switch params {
         case .object, .array:
             return params

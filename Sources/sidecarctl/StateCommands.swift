@@ -4,15 +4,6 @@ import SidecarClient
 // The state document commands: thin wrappers over `client.state` (PROTOCOL.md, "State").
 // Each prints the result as JSON, like `call`: indented on a terminal, one line otherwise.
 
-/// Parses a JSON command-line argument, naming the argument when it is not JSON.
-private func parseJSONArgument(_ text: String, name: String) throws -> JSONValue {
-    do {
-        return try JSONParser.parse(text)
-    } catch {
-        throw ValidationError("\(name) is not valid JSON: \(error.description).")
-    }
-}
-
 /// `sidecarctl get PATH`
 struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,13 +62,13 @@ struct SetCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Where to write: a JSON Pointer.", valueName: "path"))
     var path: String
 
-    @Argument(help: ArgumentHelp("The value, as JSON (a string needs its quotes: '\"large\"').", valueName: "json"))
+    @Argument(help: ArgumentHelp("The value, as JSON (a string needs its quotes: '\"large\"'); - reads it from standard input.", valueName: "json"))
     var json: String
 
-    func validate() throws { _ = try parseJSONArgument(json, name: "JSON") }
+    func validate() throws { _ = try JSONArgument.parse(json, name: "JSON") }
 
     func run() async throws {
-        let value = try parseJSONArgument(json, name: "JSON")
+        let value = try JSONArgument.parse(json, name: "JSON")
         let revision = try await global.withClient { client in
             try await client.state.set(path, value, ifRevision: change.ifRevision, action: change.action)
         }
@@ -105,13 +96,13 @@ struct MergeCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Where to merge: a JSON Pointer.", valueName: "path"))
     var path: String
 
-    @Argument(help: ArgumentHelp("The merge patch, as JSON.", valueName: "json"))
+    @Argument(help: ArgumentHelp("The merge patch, as JSON; - reads it from standard input.", valueName: "json"))
     var json: String
 
-    func validate() throws { _ = try parseJSONArgument(json, name: "JSON") }
+    func validate() throws { _ = try JSONArgument.parse(json, name: "JSON") }
 
     func run() async throws {
-        let value = try parseJSONArgument(json, name: "JSON")
+        let value = try JSONArgument.parse(json, name: "JSON")
         let revision = try await global.withClient { client in
             try await client.state.merge(path, value, ifRevision: change.ifRevision, action: change.action)
         }
@@ -137,7 +128,7 @@ struct PatchCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var change: ChangeOptions
 
-    @Argument(help: ArgumentHelp("The operations: a JSON array.", valueName: "json-ops"))
+    @Argument(help: ArgumentHelp("The operations: a JSON array; - reads it from standard input.", valueName: "json-ops"))
     var jsonOps: String
 
     @Option(name: .long, help: ArgumentHelp("The pointer the operations' paths are relative to.", valueName: "pointer"))
@@ -154,7 +145,7 @@ struct PatchCommand: AsyncParsableCommand {
     }
 
     private func parsedOps() throws -> JSONValue {
-        let ops = try parseJSONArgument(jsonOps, name: "JSON_OPS")
+        let ops = try JSONArgument.parse(jsonOps, name: "JSON_OPS")
         guard case .array = ops else {
             throw ValidationError("JSON_OPS must be a JSON array of operations, got a \(ops.typeName).")
         }

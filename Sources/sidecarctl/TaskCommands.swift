@@ -170,7 +170,7 @@ struct TasksSubmitCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("exec, sidecar.noop, or a kind your workers claim.", valueName: "kind"))
     var kind: String
 
-    @Option(name: .long, help: ArgumentHelp("The payload, as JSON.", valueName: "json"))
+    @Option(name: .long, help: ArgumentHelp("The payload, as JSON; - reads it from standard input.", valueName: "json"))
     var payload: String?
 
     @Option(name: .long, help: ArgumentHelp("low, normal (the default), high or critical.", valueName: "priority"))
@@ -211,14 +211,14 @@ struct TasksSubmitCommand: AsyncParsableCommand {
     /// The `tasks.submit` params; the daemon checks the rest (an invalid payload is its `-32602`).
     private func params() throws -> JSONValue {
         var object: JSONObject = ["kind": .string(kind)]
-        if let payload { object["payload"] = try parseTaskJSON(payload, name: "--payload") }
+        if let payload { object["payload"] = try JSONArgument.parse(payload, name: "--payload") }
         if let priority { object["priority"] = .string(try parsePriority(priority).rawValue) }
         if let retries {
             try validateRetries(retries)
             object["maxRetries"] = .int(Int64(retries))
         }
         if let taskTimeout { object["timeout"] = jsonSeconds(try parseDuration(taskTimeout, name: "--task-timeout", minimum: 0.001)) }
-        if let backoff { object["backoff"] = try parseTaskJSON(backoff, name: "--backoff") }
+        if let backoff { object["backoff"] = try JSONArgument.parse(backoff, name: "--backoff") }
         if delay != nil, runAt != nil { throw ValidationError("Give --delay or --run-at, not both.") }
         if let delay { object["delay"] = jsonSeconds(try parseDuration(delay, name: "--delay", minimum: 0)) }
         if let runAt { object["runAt"] = .string(runAt) }
@@ -825,15 +825,6 @@ private final class ProgressBar: @unchecked Sendable {
 }
 
 // MARK: - Parsing
-
-/// Parses a JSON option, naming it when it is not JSON.
-private func parseTaskJSON(_ text: String, name: String) throws -> JSONValue {
-    do {
-        return try JSONParser.parse(text)
-    } catch {
-        throw ValidationError("\(name) is not valid JSON: \(error.description).")
-    }
-}
 
 private func parsePriority(_ text: String) throws -> TaskInfo.Priority {
     guard let priority = TaskInfo.Priority(rawValue: text) else {

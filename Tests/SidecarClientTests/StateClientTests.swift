@@ -158,6 +158,34 @@ struct StateClientTests {
         }
     }
 
+    @Test func sidecarctlReadsAJSONArgumentFromStandardInput() async throws {
+        try await withTestDaemon { daemon in
+            // Larger than Linux lets one command-line argument be (128 KiB).
+            let workspace: JSONValue = .object(JSONObject(uniqueKeysWithValues: (0..<20_000).map { ("file\($0).md", .int(Int64($0))) }))
+            try daemon.directory.write(JSONWriter.string(workspace), to: "workspace.json")
+            try daemon.directory.write(#"{"unfinished": "#, to: "broken.json")
+            func sidecarctl(_ arguments: [String], input: String) async throws -> CommandResult {
+                var environment = ProcessInfo.processInfo.environment
+                environment["SIDECAR_SOCKET"] = daemon.socketPath
+                environment["INPUT"] = daemon.directory.file(input)
+                return try await runCommand(
+                    "/bin/sh", ["-c", #"exec "$0" "$@" < "$INPUT""#, PackageLocation.controlExecutable] + arguments,
+                    environment: environment, in: daemon.directory)
+            }
+            let set = try await sidecarctl(["set", "/workspace", "-"], input: "workspace.json")
+            #expect(set.status == .exited(0), "\(set.standardError)")
+            #expect(set.standardOutput == #"{"revision":1}"# + "\n")
+            let client = try await SidecarClient.connect(to: daemon.socketPath)
+            #expect(try await client.state.get("/workspace").value == workspace)
+
+            let broken = try await sidecarctl(["set", "/x", "-"], input: "broken.json")
+            #expect(broken.status == .exited(64))
+            #expect(broken.standardError.contains("JSON (read from standard input) is not valid JSON"), "\(broken.standardError)")
+            #expect(try await client.state.get("/x").value == nil)
+            await client.close()
+        }
+    }
+
     // MARK: - sidecarctl
 
     private func sidecarctl(_ arguments: [String], _ daemon: DaemonProcess) async throws -> CommandResult {

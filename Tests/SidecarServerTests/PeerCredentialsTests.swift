@@ -94,9 +94,3 @@ struct PeerCredentialsTests {
     }
 }
 
-extension TemporaryDirectory {
-    /// Writes `text` to the file `name` in the directory.
-    func write(_ text: String, to name: String) throws {
-        try text.write(toFile: file(name), atomically: false, encoding: .utf8)
-    }
-}

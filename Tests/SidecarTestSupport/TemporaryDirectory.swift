@@ -20,6 +20,11 @@ public final class TemporaryDirectory: Sendable {
     /// The path of `name` inside the directory.
     public func file(_ name: String) -> String { path + "/" + name }
 
+    /// Writes `text` to the file `name` in the directory.
+    public func write(_ text: String, to name: String) throws {
+        try text.write(toFile: file(name), atomically: false, encoding: .utf8)
+    }
+
     /// Removes the directory and everything in it.
     public func remove() {
         try? FileManager.default.removeItem(atPath: path)
