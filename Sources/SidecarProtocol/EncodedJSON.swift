@@ -7,7 +7,7 @@
 /// result.add("hit", true)
 /// result.add("value", encoded: entry.encoded)
 /// result.add("ttl", 30)
-/// return result.json  // {"hit":true,"value":…,"ttl":30}
+/// return result.finish()  // {"hit":true,"value":…,"ttl":30}
 /// ```
 public struct EncodedJSON: Sendable, Hashable {
     /// Compact UTF-8 JSON text, as ``JSONWriter`` writes it.
@@ -72,9 +72,9 @@ public struct EncodedJSON: Sendable, Hashable {
             bytes.append(contentsOf: encoded)
         }
 
-        /// The finished object.
-        public var json: EncodedJSON {
-            var bytes = self.bytes
+        /// The finished object. It consumes the builder, so the text is closed in place
+        /// rather than copied.
+        public consuming func finish() -> EncodedJSON {
             bytes.append(UInt8(ascii: "}"))
             return EncodedJSON(bytes: bytes)
         }

@@ -73,7 +73,7 @@ enum CacheMethods {
         result.add("value", encoded: lookup.encoded)
         result.add("tier", string: lookup.tier.rawValue)
         result.add("ttl", lookup.ttl)
-        return result.json
+        return result.finish()
     }
 
     private static func removedResult(_ removed: (l1Removed: Int, l2Removed: Int)) -> JSONValue {

@@ -93,11 +93,11 @@ enum StateMethods {
 
     /// ``getResult(_:)`` written straight to JSON text, for the read served on the owner loop.
     private static func encodedGetResult(_ read: (value: JSONValue?, revision: Int64)) -> EncodedJSON {
-        var result = EncodedJSON.Object()
+        var result = EncodedJSON.Object(capacity: 256)  // a small value fits without growing it
         result.add("value", value: read.value)
         result.add("revision", read.revision)
         result.add("exists", read.value != nil)
-        return result.json
+        return result.finish()
     }
 
     private static func apply(
