@@ -241,24 +241,29 @@ public final class StateService: Sendable {
 
     /// Answers a batch's callers once its write has committed or failed (batches finish in order).
     private func finishStoring(_ batch: [UnstoredChange], result: Result<StateStorage.Written, any Error>) {
-        guard case .failure(let error) = result else {
-            // Promises are completed after leaving the box: their callbacks may call back in.
-            let released = core.withValue { core -> [EventLoopPromise<Void>] in
-                if case .success(let written) = result {
-                    core.snapshotPolicy.stored(logBytes: written.logBytes, snapshotBytes: written.snapshotBytes)
-                }
-                core.storedRevision = batch.last?.change.revision ?? core.storedRevision
-                let stored = core.storedRevision
-                let ready = core.storeWaiters.filter { $0.revision <= stored }.map(\.promise)
-                core.storeWaiters.removeAll { $0.revision <= stored }
-                return ready
-            }
-            for item in batch { item.promise.succeed() }
-            for waiter in released { waiter.succeed() }
-            return
+        switch result {
+        case .success(let written): committed(batch, written: written)
+        case .failure(let error): failed(batch, error: error)
         }
-        // The first failure stops all changes: memory now holds changes the disk does not.
-        // Batches already queued behind it fail too (they no longer follow the stored log).
+    }
+
+    private func committed(_ batch: [UnstoredChange], written: StateStorage.Written) {
+        // Promises are completed after leaving the box: their callbacks may call back in.
+        let released = core.withValue { core -> [EventLoopPromise<Void>] in
+            core.snapshotPolicy.stored(logBytes: written.logBytes, snapshotBytes: written.snapshotBytes)
+            core.storedRevision = batch.last?.change.revision ?? core.storedRevision
+            let stored = core.storedRevision
+            let ready = core.storeWaiters.filter { $0.revision <= stored }.map(\.promise)
+            core.storeWaiters.removeAll { $0.revision <= stored }
+            return ready
+        }
+        for item in batch { item.promise.succeed() }
+        for waiter in released { waiter.succeed() }
+    }
+
+    /// The first failure stops all changes: memory now holds changes the disk does not. Batches
+    /// already queued behind it fail too (they no longer follow the stored log).
+    private func failed(_ batch: [UnstoredChange], error: any Error) {
         let (isFirstFailure, unstored, waiters) = core.withValue { core in
             let isFirst = core.storageFailure == nil
             if isFirst { core.storageFailure = "the state could not be stored (\(error)); restart the daemon" }
