@@ -26,7 +26,7 @@ public struct GlobPattern: Hashable, Sendable, CustomStringConvertible {
     public static let maximumLength = 1024
 
     /// Why ``init(_:)`` refused a pattern; the RPC layer answers `-32602` with ``rpcError``.
-    public enum ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum ValidationError: RPCErrorConvertible, Hashable, Sendable, CustomStringConvertible {
         /// An empty pattern: almost always a client bug, and it would match only the empty key.
         case empty
         /// Longer than ``GlobPattern/maximumLength`` bytes.

@@ -74,7 +74,7 @@ public struct LeaseTable: Sendable {
     }
 
     /// Why a set with a lease token was refused; the owner answers `-32005` with ``rpcError``.
-    public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Rejection: RPCErrorConvertible, Hashable, Sendable, CustomStringConvertible {
         /// No lease is held on the key (it was never leased, its value was already set, or the
         /// lease expired with nobody waiting).
         case noLease(key: String)

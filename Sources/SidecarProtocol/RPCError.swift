@@ -84,3 +84,11 @@ extension RPCError {
         )
     }
 }
+
+/// An error of a service that knows which JSON-RPC error its caller should receive. The
+/// server answers with ``rpcError`` when a method throws one (or fails its future with one),
+/// so services need not depend on the transport and handlers need not translate.
+public protocol RPCErrorConvertible: Error {
+    /// The error the client receives.
+    var rpcError: RPCError { get }
+}

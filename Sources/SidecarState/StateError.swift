@@ -1,7 +1,7 @@
 import SidecarProtocol
 
 /// Why the state document refused a change. Nothing is changed when one is thrown.
-public enum StateError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum StateError: RPCErrorConvertible, Sendable, Hashable, CustomStringConvertible {
     /// `ifRevision` did not match: someone else changed the document first.
     case revisionMismatch(expected: Int64, current: Int64)
     /// A path or a value the edit cannot apply to (bad pointer, setting inside a scalar,

@@ -116,27 +116,48 @@ public final class StateService: Sendable {
 
     // MARK: - Changing
 
+    /// What ``applyOnLoop(_:action:ifRevision:)`` did.
+    public struct AppliedEdit: Sendable {
+        /// The change, or `nil` when the edit changed nothing (a delete of a missing path),
+        /// which makes no revision.
+        public var change: StateChange?
+        /// The document's revision after it.
+        public var revision: Int64
+        /// Completes once the change is committed (at once when there was none); fails with
+        /// the storage error when the commit failed.
+        public var committed: EventLoopFuture<Void>
+    }
+
     /// Applies `edit` as the next revision; the future completes once it is committed.
     /// - Returns: the change, or `nil` when the edit changed nothing (a delete of a missing
     ///   path), which makes no revision; and the document's revision after it. Fails with
     ///   ``StateError`` (nothing changed), or the storage error once a commit failed.
     public func apply(_ edit: StateEdit, action: String?, ifRevision: Int64?) -> EventLoopFuture<(change: StateChange?, revision: Int64)> {
         onLoop {
-            // No copy of the document is held past this check: one would make the change below
-            // copy every container on its path instead of changing it in place.
-            let unchangedRevision: Int64? = self.core.withValue { core in
-                guard case .delete(let path) = edit, ifRevision == nil || ifRevision == core.document.revision,
-                    core.document.value(at: path) == nil
-                else { return nil }
-                return core.document.revision
-            }
-            if let unchangedRevision {
-                try self.refuseIfStorageFailed()
-                return self.eventLoop.makeSucceededFuture((nil, unchangedRevision))
-            }
-            let change = try self.change(edit, action: action, ifRevision: ifRevision)
-            return self.store(change).map { (change, change.revision) }
+            let applied = try self.applyOnLoop(edit, action: action, ifRevision: ifRevision)
+            return applied.committed.map { (applied.change, applied.revision) }
         }
+    }
+
+    /// ``apply(_:action:ifRevision:)`` for a caller on ``eventLoop``: the change is made now,
+    /// with no hop, and only its commit is waited for.
+    /// - Throws: ``StateError`` when the edit is refused; nothing changed then.
+    public func applyOnLoop(_ edit: StateEdit, action: String?, ifRevision: Int64?) throws -> AppliedEdit {
+        eventLoop.preconditionInEventLoop()
+        // No copy of the document is held past this check: one would make the change below
+        // copy every container on its path instead of changing it in place.
+        let unchangedRevision: Int64? = core.withValue { core in
+            guard case .delete(let path) = edit, ifRevision == nil || ifRevision == core.document.revision,
+                core.document.value(at: path) == nil
+            else { return nil }
+            return core.document.revision
+        }
+        if let unchangedRevision {
+            try refuseIfStorageFailed()
+            return AppliedEdit(change: nil, revision: unchangedRevision, committed: eventLoop.makeSucceededVoidFuture())
+        }
+        let change = try self.change(edit, action: action, ifRevision: ifRevision)
+        return AppliedEdit(change: change, revision: change.revision, committed: store(change))
     }
 
     /// `state.revert`: a new revision whose document equals the document at `target`.
@@ -364,7 +385,7 @@ private struct UnstoredChange: Sendable {
 }
 
 /// Why `state.revert` cannot reach a revision.
-public enum StateRevertError: Error, Sendable, Equatable {
+public enum StateRevertError: RPCErrorConvertible, Sendable, Equatable {
     case future(Int64, current: Int64)
     case beyondHistory(Int64)
     /// Other changes kept arriving while the history was read.

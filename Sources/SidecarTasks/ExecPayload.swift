@@ -141,7 +141,7 @@ public struct ExecPayload: Sendable, Hashable {
 ///     error.rpcError  // -32602 with data {"field": "payload.argv"}
 /// }
 /// ```
-public struct ExecPayloadError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ExecPayloadError: RPCErrorConvertible, Hashable, Sendable, CustomStringConvertible {
     /// The offending field's path, such as `payload.argv[2]` or `payload.env.PATH`.
     public var field: String
     /// A sentence naming the field, for people.

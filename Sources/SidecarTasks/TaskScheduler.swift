@@ -333,7 +333,7 @@ extension Duration {
 }
 
 /// Why a `tasks.*` request was refused.
-public enum TaskSchedulerError: Error, Sendable, CustomStringConvertible {
+public enum TaskSchedulerError: RPCErrorConvertible, Sendable, CustomStringConvertible {
     case notFound(String)
     case alreadyFinished(String, TaskStatus)
     case notFailed(String, TaskStatus)

@@ -27,8 +27,7 @@ enum CacheMethods {
             }
             let ttl = try context.params.int("ttl", default: cache.configuration.defaultTTL, range: 0...Int64(Int32.max))
             let lease = try context.params.optionalString("lease")
-            return .later(cache.set(key, value: value, encoded: encoded, ttl: ttl, lease: lease).map { ["stored": true] }
-                .flatMapErrorThrowing { error in throw (error as? LeaseTable.Rejection)?.rpcError ?? error })
+            return .later(cache.set(key, value: value, encoded: encoded, ttl: ttl, lease: lease).map { ["stored": true] })
         })
         router.register("cache.delete", .onLoop { context in
             .later(cache.delete(try key(context.params)).map { ["deleted": .bool($0)] })

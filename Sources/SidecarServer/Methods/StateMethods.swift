@@ -81,8 +81,6 @@ enum StateMethods {
             let action = try context.params.optionalString("action")
             return .later(state.revert(to: target, action: action).map { change in
                 ["revision": .int(change.revision)]
-            }.flatMapErrorThrowing { error in
-                throw (error as? StateRevertError)?.rpcError ?? (error as? StateError)?.rpcError ?? error
             })
         })
     }
@@ -108,11 +106,16 @@ enum StateMethods {
     ) throws -> LoopReply {
         let ifRevision = try context.params.optionalInt("ifRevision")
         let action = try context.params.optionalString("action")
-        return .later(state.apply(edit, action: action, ifRevision: ifRevision).map { change, revision in
+        @Sendable func result(_ change: StateChange?, _ revision: Int64) -> JSONValue {
             reportExisted ? ["revision": .int(revision), "existed": .bool(change != nil)] : ["revision": .int(revision)]
-        }.flatMapErrorThrowing { error in
-            throw (error as? StateError)?.rpcError ?? error
-        })
+        }
+        guard state.eventLoop.inEventLoop else {
+            return .later(state.apply(edit, action: action, ifRevision: ifRevision).map(result))
+        }
+        // On the document's loop: the change is made now; only its commit is waited for.
+        let applied = try state.applyOnLoop(edit, action: action, ifRevision: ifRevision)
+        let reply = result(applied.change, applied.revision)
+        return .later(applied.committed.map { reply })
     }
 
     private static func pointer(_ params: Params, _ name: String) throws -> JSONPointer {

@@ -7,9 +7,9 @@ enum TaskMethods {
     static func register(into router: inout MethodRouter, tasks: TaskScheduler) {
         router.register("tasks.submit", .onLoop { context in
             let submission = try TaskSubmission(json: context.params.raw ?? .null, now: TaskScheduler.now())
-            return .later(rpc(tasks.submit([submission]).map { results in
+            return .later(tasks.submit([submission]).map { results in
                 ["id": .string(results[0].task.id), "created": .bool(results[0].created)]
-            }))
+            })
         })
         router.register("tasks.submitMany", .onLoop { context in
             guard case .array(let elements) = try context.params.required("tasks"), !elements.isEmpty, elements.count <= 10_000 else {
@@ -21,16 +21,16 @@ enum TaskMethods {
             for (index, element) in elements.enumerated() {
                 submissions.append(try TaskSubmission(json: element, field: "tasks[\(index)].", now: now))
             }
-            return .later(rpc(tasks.submit(submissions).map { results in
+            return .later(tasks.submit(submissions).map { results in
                 ["tasks": .array(results.map { ["id": .string($0.task.id), "created": .bool($0.created)] })]
-            }))
+            })
         })
         router.register("tasks.get", .onLoop { context in
             let id = try context.params.string("id")
-            return .later(rpc(tasks.task(id: id).flatMapThrowing { task in
+            return .later(tasks.task(id: id).flatMapThrowing { task in
                 guard let task else { throw TaskSchedulerError.notFound(id) }
                 return task.jsonValue
-            }))
+            })
         })
         router.register("tasks.list", .onLoop { context in
             let status = try enumParam(context.params, "status", TaskStatus.self)
@@ -38,20 +38,20 @@ enum TaskMethods {
             let kind = try context.params.optionalString("kind")
             let after = try context.params.optionalString("after")
             let limit = try context.params.int("limit", default: 100, range: 1...1000)
-            return .later(rpc(tasks.list(status: status, kind: kind, priority: priority, after: after, limit: Int(limit)).map { page in
+            return .later(tasks.list(status: status, kind: kind, priority: priority, after: after, limit: Int(limit)).map { page in
                 ["tasks": .array(page.tasks.map(\.jsonValue)), "next": page.next.map(JSONValue.string) ?? .null]
-            }))
+            })
         })
         router.register("tasks.cancel", .onLoop { context in
-            .later(rpc(tasks.cancel(id: try context.params.string("id")).map(\.jsonValue)))
+            .later(tasks.cancel(id: try context.params.string("id")).map(\.jsonValue))
         })
         router.register("tasks.retry", .onLoop { context in
-            .later(rpc(tasks.retry(id: try context.params.string("id")).map(\.jsonValue)))
+            .later(tasks.retry(id: try context.params.string("id")).map(\.jsonValue))
         })
         router.register("tasks.wait", .onLoop { context in
             let id = try context.params.string("id")
             let timeout = try seconds(context.params, "timeout", default: 30, maximum: 86_400)
-            return .later(rpc(tasks.wait(id: id, timeout: timeout).map(\.jsonValue)))
+            return .later(tasks.wait(id: id, timeout: timeout).map(\.jsonValue))
         })
         router.register("tasks.subscribe", .onLoop { context in
             let id = try context.params.optionalString("id")
@@ -83,25 +83,25 @@ enum TaskMethods {
             let wait = try seconds(context.params, "wait", default: 0, maximum: 300)
             let connection = context.connection
             connection.onClose(service: "tasks") { tasks.connectionClosed(connection.info.id) }
-            return .later(rpc(tasks.claim(kinds: kinds, maximum: Int(maximum), lease: lease, wait: wait, connectionID: connection.info.id)
-                .map { ["tasks": .array($0.map(\.jsonValue))] }))
+            return .later(tasks.claim(kinds: kinds, maximum: Int(maximum), lease: lease, wait: wait, connectionID: connection.info.id)
+                .map { ["tasks": .array($0.map(\.jsonValue))] })
         })
         router.register("tasks.heartbeat", .onLoop { context in
             let id = try context.params.string("id")
             let lease = try context.params.value("lease") == nil ? nil : try seconds(context.params, "lease", default: 30, maximum: 86_400, minimum: 0.001)
             let progress = try progressParam(context.params)
-            return .later(rpc(tasks.heartbeat(id: id, lease: lease, progress: progress, connectionID: context.connection.info.id).map(\.jsonValue)))
+            return .later(tasks.heartbeat(id: id, lease: lease, progress: progress, connectionID: context.connection.info.id).map(\.jsonValue))
         })
         router.register("tasks.complete", .onLoop { context in
             let id = try context.params.string("id")
             let result = try context.params.value("result") ?? .null
-            return .later(rpc(tasks.complete(id: id, result: result, connectionID: context.connection.info.id).map(\.jsonValue)))
+            return .later(tasks.complete(id: id, result: result, connectionID: context.connection.info.id).map(\.jsonValue))
         })
         router.register("tasks.fail", .onLoop { context in
             let id = try context.params.string("id")
             let error = try context.params.string("error")
             let retry = try context.params.bool("retry", default: true)
-            return .later(rpc(tasks.fail(id: id, error: error, retry: retry, connectionID: context.connection.info.id).map(\.jsonValue)))
+            return .later(tasks.fail(id: id, error: error, retry: retry, connectionID: context.connection.info.id).map(\.jsonValue))
         })
         router.register("tasks.schedule", .onLoop { context in
             let schedule = try TaskSchedule(params: try scheduleParams(context.params), now: TaskScheduler.now())
@@ -127,7 +127,7 @@ enum TaskMethods {
                 throw RPCError.invalidParams("'status' must be succeeded, failed or cancelled: only finished tasks are purged", field: "status")
             }
             let olderThan = try seconds(context.params, "olderThan", default: 0, maximum: 100 * 365 * 86_400)
-            return .later(rpc(tasks.purge(status: status, olderThan: olderThan).map { ["purged": .int(Int64($0))] }))
+            return .later(tasks.purge(status: status, olderThan: olderThan).map { ["purged": .int(Int64($0))] })
         })
         router.register("tasks.metrics", .onLoop { context in
             try context.params.expectNone()
@@ -145,11 +145,6 @@ enum TaskMethods {
             throw RPCError.invalidParams("'\(key)' is not a schedule field; use name, task, every, cron, at, overlap, runImmediately", field: key)
         }
         return .object(object)
-    }
-
-    /// Turns the scheduler's errors into their JSON-RPC errors.
-    private static func rpc(_ future: EventLoopFuture<JSONValue>) -> EventLoopFuture<JSONValue> {
-        future.flatMapErrorThrowing { error in throw (error as? TaskSchedulerError)?.rpcError ?? error }
     }
 
     private static func enumParam<T: RawRepresentable & CaseIterable>(_ params: Params, _ name: String, _: T.Type) throws -> T? where T.RawValue == String {

@@ -354,6 +354,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     private func rpcError(from error: any Error, method: String) -> RPCError {
         if let rpcError = error as? RPCError { return rpcError }
+        if let convertible = error as? any RPCErrorConvertible { return convertible.rpcError }
         logger.error("method failed", metadata: ["method": "\(method)", "error": "\(error)"])
         return RPCError.internalError("\(method) failed: \(error)")
     }
