@@ -169,6 +169,27 @@ struct StateTests {
         }
     }
 
+    @Test("with --threads 2, connections on the other event loop read, change and fail the same way")
+    func otherEventLoop() throws {
+        try withDaemon(["--threads", "2"]) { daemon in
+            // Connections are spread over the loops in turn: of four, two are on the loop that
+            // does not own the document or the cache.
+            let connections = try (0..<4).map { _ in try daemon.connect() }
+            for (index, connection) in connections.enumerated() {
+                let path = JSONValue.string("/loops/c\(index)")
+                let set = try connection.result("state.set", ["path": path, "value": .int(Int64(index))])
+                let revision = try #require(set["revision"]?.intValue)
+                #expect(try connection.result("state.get", ["path": path]) == ["value": .int(Int64(index)), "revision": .int(revision), "exists": true])
+                #expect(try connection.result("state.delete", ["path": "/nothing/here"])["existed"] == false)
+                let conflict = try connection.error("state.set", ["path": path, "value": 0, "ifRevision": .int(revision - 1)], code: -32005)
+                #expect(conflict["data"]?["revision"] == .int(revision))
+                try connection.cacheSet("loop:\(index)", .int(Int64(index)), ttl: 0)
+                #expect(try connection.cacheGet("loop:\(index)") == ["hit": true, "value": .int(Int64(index)), "tier": "l1", "ttl": nil])
+            }
+            #expect(try connections[0].result("state.get", ["path": "/loops"])["value"] == ["c0": 0, "c1": 1, "c2": 2, "c3": 3])
+        }
+    }
+
     @Test("ifRevision that does not match is -32005 with data.revision = current, for every change method")
     func ifRevisionMismatch() throws {
         try withDaemon { daemon in
