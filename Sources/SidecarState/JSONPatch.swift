@@ -69,17 +69,22 @@ public struct JSONPatch: Sendable, Hashable {
     }
 
     /// The patch as compact JSON text, the same as `JSONWriter.string(jsonValue)` without
-    /// building the intermediate value (the change log stores two patches per change).
+    /// building the intermediate value.
     public var jsonText: String {
+        String(decoding: jsonBytes, as: UTF8.self)
+    }
+
+    /// ``jsonText`` as UTF-8 bytes, which is what the change log stores (two patches per change).
+    public var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
+        bytes.reserveCapacity(256)  // a one-operation patch of a small value fits
         bytes.append(UInt8(ascii: "["))
         for (index, operation) in operations.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             operation.writeJSON(into: &bytes)
         }
         bytes.append(UInt8(ascii: "]"))
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// Applies the patch to `document` in place, all operations or none.

@@ -11,8 +11,16 @@ extension JSONValue {
     /// let model = document.value(at: try JSONPointer("/settings/llm/model"))
     /// ```
     public func value(at pointer: JSONPointer) -> JSONValue? {
+        value(at: pointer, droppingLast: 0)
+    }
+
+    /// The value at `pointer` without its last `count` tokens (its parent for 1), found
+    /// without making that shorter pointer. `nil` when there is none, or when `pointer` has
+    /// fewer than `count` tokens.
+    func value(at pointer: JSONPointer, droppingLast count: Int) -> JSONValue? {
+        guard pointer.tokens.count >= count else { return .none }
         var current = self
-        for token in pointer.tokens {
+        for token in pointer.tokens.dropLast(count) {
             switch current {
             case .object(let members):
                 guard let member = members[token] else { return .none }

@@ -91,12 +91,12 @@ enum StateStorage {
             binder.bind(change.timeMilliseconds)
             binder.bind(change.action)
             binder.bind(change.path.description)
-            let patch = change.patch.jsonText
-            let inverse = change.inverse.jsonText
-            binder.bind(patch)
-            binder.bind(inverse)
+            let patch = change.patch.jsonBytes
+            let inverse = change.inverse.jsonBytes
+            binder.bind(utf8: patch)
+            binder.bind(utf8: inverse)
             try binder.execute()
-            written.logBytes += patch.utf8.count + inverse.utf8.count
+            written.logBytes += patch.count + inverse.count
             guard let snapshot else { continue }
             let text = JSONWriter.string(snapshot)
             try db.execute(

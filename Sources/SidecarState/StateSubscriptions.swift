@@ -64,7 +64,7 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
         // Inserting or removing an array element moves the elements after it: the change
         // reaches the whole array. (Replacing one moves nothing, and a subscription whose
         // value stayed the same is not notified, so widening costs only the comparison.)
-        let reach = changed.parent.flatMap { parent in document.value(at: parent)?.arrayValue != nil ? parent : nil } ?? changed
+        let reach = document.value(at: changed, droppingLast: 1)?.arrayValue != nil ? changed.parent ?? changed : changed
         var deliveries: [Delivery] = []
         for index in entries.values.indices {
             let entry = entries.values[index]
