@@ -162,28 +162,42 @@ public final class CacheService: Sendable {
     ///   - ttl: seconds; 0 = no expiry.
     public func set(_ key: String, value: JSONValue, encoded: [UInt8], ttl: Int64, lease: String?) -> EventLoopFuture<Void> {
         onLoop {
-            let now = self.clock.monotonicMilliseconds()
-            let waiters: [LeaseTable.WaiterID] = try self.core.withValue { core in
-                if let lease {
-                    switch core.leases.complete(key: key, token: lease, now: now) {
-                    case .rejected(let rejection): throw rejection
-                    case .accepted(let waiters): return waiters
-                    }
+            try self.setOnLoop(key, value: value, encoded: encoded, ttl: ttl, lease: lease) ?? self.eventLoop.makeSucceededVoidFuture()
+        }
+    }
+
+    /// ``set(_:value:encoded:ttl:lease:)`` for a caller on ``eventLoop``: L1 is written now.
+    /// - Returns: the write-through to L2 to wait for, or `nil` when there is no L2 (the set
+    ///   is complete).
+    /// - Throws: ``LeaseTable/Rejection`` for a lease that is not the key's current one;
+    ///   nothing is stored then.
+    public func setOnLoop(_ key: String, value: JSONValue, encoded: [UInt8], ttl: Int64, lease: String?) throws -> EventLoopFuture<Void>? {
+        eventLoop.preconditionInEventLoop()
+        let now = clock.monotonicMilliseconds()
+        // Leases are rare: with none, a set needs no lease work at all.
+        let waiters: [LeaseTable.WaiterID]? = try core.withValue { core in
+            if let lease {
+                switch core.leases.complete(key: key, token: lease, now: now) {
+                case .rejected(let rejection): throw rejection
+                case .accepted(let waiters): return waiters
                 }
-                return core.leases.resolve(key: key)
             }
-            let cacheTTL: CacheTTL = ttl == 0 ? .never : .milliseconds(ttl * 1000)
-            _ = self.core.withValue { core in
-                core.reads.touch(key: key)
-                core.l1.set(key, value: value, encoded: encoded, ttl: cacheTTL, origin: .local, now: now)
-            }
-            self.resume(waiters, with: .hit(value))
-            self.rescheduleLeaseTimer()
-            var command: [[UInt8]] = [Array("SET".utf8), Array((self.configuration.prefix + key).utf8), encoded]
-            if ttl > 0 { command += [Array("PX".utf8), Array(String(ttl * 1000).utf8)] }
-            return self.writeL2(command, publishing: .key(key)).map { written in
-                if written { self.core.withValue { $0.l2.writes += 1 } }
-            }
+            return core.leases.leaseCount > 0 ? core.leases.resolve(key: key) : nil
+        }
+        let cacheTTL: CacheTTL = ttl == 0 ? .never : .milliseconds(ttl * 1000)
+        _ = core.withValue { core in
+            core.reads.touch(key: key)
+            core.l1.set(key, value: value, encoded: encoded, ttl: cacheTTL, origin: .local, now: now)
+        }
+        if let waiters {
+            resume(waiters, with: .hit(value))
+            rescheduleLeaseTimer()
+        }
+        guard redis != nil else { return nil }
+        var command: [[UInt8]] = [Array("SET".utf8), Array((configuration.prefix + key).utf8), encoded]
+        if ttl > 0 { command += [Array("PX".utf8), Array(String(ttl * 1000).utf8)] }
+        return writeL2(command, publishing: .key(key)).map { written in
+            if written { self.core.withValue { $0.l2.writes += 1 } }
         }
     }
 

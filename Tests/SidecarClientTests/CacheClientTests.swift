@@ -151,7 +151,9 @@ struct CacheClientTests {
                 // The second caller starts once the first holds the lease.
                 try await waitUntil { await holding.value == 1 }
                 let waiter = Task {
-                    try await clients[1].cache.cached(key: "flaky", lease: lease) { () async throws -> Int in
+                    // A long lease of its own: on a loaded machine its computation and set must
+                    // not outlast it (the first caller's short lease is the one that runs out).
+                    try await clients[1].cache.cached(key: "flaky", lease: .seconds(20)) { () async throws -> Int in
                         await waiterComputations.increment()
                         return 7
                     }

@@ -27,7 +27,14 @@ enum CacheMethods {
             }
             let ttl = try context.params.int("ttl", default: cache.configuration.defaultTTL, range: 0...Int64(Int32.max))
             let lease = try context.params.optionalString("lease")
-            return .later(cache.set(key, value: value, encoded: encoded, ttl: ttl, lease: lease).map { ["stored": true] })
+            guard cache.eventLoop.inEventLoop else {
+                return .later(cache.set(key, value: value, encoded: encoded, ttl: ttl, lease: lease).map { ["stored": true] })
+            }
+            // Without Redis the set is complete once L1 has it; with Redis, once it is written through.
+            guard let writtenThrough = try cache.setOnLoop(key, value: value, encoded: encoded, ttl: ttl, lease: lease) else {
+                return .encoded(stored)
+            }
+            return .later(writtenThrough.map { ["stored": true] })
         })
         router.register("cache.delete", .onLoop { context in
             .later(cache.delete(try key(context.params)).map { ["deleted": .bool($0)] })
@@ -64,6 +71,13 @@ enum CacheMethods {
         guard let lookup else { return ["hit": false, "value": .null, "tier": .null, "ttl": .null] }
         return ["hit": true, "value": lookup.value, "tier": .string(lookup.tier.rawValue), "ttl": lookup.ttl.map(JSONValue.int) ?? .null]
     }
+
+    /// `{"stored":true}`, the result of every `cache.set`.
+    private static let stored: EncodedJSON = {
+        var result = EncodedJSON.Object(capacity: 16)
+        result.add("stored", true)
+        return result.finish()
+    }()
 
     /// ``getResult(_:)`` of a hit, written straight from the entry's stored JSON text.
     private static func encodedHit(_ lookup: CacheService.Lookup) -> EncodedJSON {
