@@ -312,6 +312,21 @@ public final class CacheService: Sendable {
         }
     }
 
+    /// `cache.release`: the holder of `key`'s lease gives it up without a value (its
+    /// computation failed), so the oldest waiter gets the lease now rather than when it expires.
+    /// - Returns: whether `token` was the key's lease.
+    public func release(_ key: String, token: String) -> EventLoopFuture<Bool> {
+        onLoop {
+            let actions = self.core.withValue { core in
+                core.leases.release(key: key, token: token, now: self.clock.monotonicMilliseconds())
+            }
+            guard let actions else { return self.eventLoop.makeSucceededFuture(false) }
+            self.perform(actions)
+            self.rescheduleLeaseTimer()
+            return self.eventLoop.makeSucceededFuture(true)
+        }
+    }
+
     /// Passes on the leases held by a closed connection and forgets its waiters.
     public func connectionClosed(_ connectionID: UInt64) {
         eventLoop.execute {

@@ -215,10 +215,12 @@ public struct LeaseTable: Sendable {
     }
 
     /// The holder gives its lease up without a value (its computation failed): the lease passes
-    /// to the oldest waiter at once. Does nothing unless `token` is the key's lease.
-    public mutating func release(key: String, token: String, now: Int64) -> [Action] {
+    /// to the oldest waiter at once.
+    /// - Returns: what to do for the waiters; `nil`, with nothing done, unless `token` is the
+    ///   key's lease.
+    public mutating func release(key: String, token: String, now: Int64) -> [Action]? {
         let exactKey = ExactKey(key)
-        guard var entry = entries[exactKey], entry.lease.token == token else { return [] }
+        guard var entry = entries[exactKey], entry.lease.token == token else { return nil }
         var actions: [Action] = []
         passLease(of: &entry, key: exactKey, now: now, actions: &actions)
         return actions

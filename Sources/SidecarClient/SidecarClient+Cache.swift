@@ -97,6 +97,22 @@ public struct CacheAPI: Sendable {
         return try CacheFetchResult(result: result)
     }
 
+    /// Gives up a lease from ``fetch(_:leaseMilliseconds:timeout:)`` without a value (the
+    /// computation failed): the next caller waiting for `key` gets the lease at once.
+    ///
+    /// ```swift
+    /// try await client.cache.release("report:today", lease: token)
+    /// ```
+    /// - Returns: whether `lease` was the key's lease (`false`: it had expired or was used).
+    @discardableResult
+    public func release(_ key: String, lease: String, timeout: Duration? = nil) async throws -> Bool {
+        let result = try await client.call("cache.release", params: ["key": .string(key), "lease": .string(lease)], timeout: timeout)
+        guard let released = result["released"]?.boolValue else {
+            throw SidecarClientError.decodingFailed(method: "cache.release", reason: "result: missing boolean member 'released'")
+        }
+        return released
+    }
+
     // MARK: - Writing
 
     /// Stores `value` under `key`, in memory and (when the daemon has Redis) in Redis; other
@@ -272,8 +288,8 @@ public struct CacheAPI: Sendable {
     ///
     /// The first caller gets a lease from `cache.fetch`, runs `compute`, stores its result with
     /// the lease, and returns it; callers that arrive meanwhile wait and return the stored
-    /// value. If `compute` throws, nothing is stored and the error is rethrown; the lease then
-    /// expires after `lease`, and one of the waiting callers computes instead. If the lease ran
+    /// value. If `compute` throws, nothing is stored and the error is rethrown; the lease is
+    /// released (`cache.release`), and one of the waiting callers computes at once. If the lease ran
     /// out before `compute` finished and another caller took over, the computed value is
     /// returned without being stored.
     ///
@@ -355,8 +371,14 @@ public struct CacheAPI: Sendable {
             case .hit(let json):
                 return try decode(json)
             case .lease(let token):
-                // A throwing compute stores nothing: the lease runs out and a waiter takes over.
-                let computed = try await compute()
+                let computed: (value: Value, json: JSONValue)
+                do {
+                    computed = try await compute()
+                } catch {
+                    // Nothing to store: the next waiter computes now rather than when the lease runs out.
+                    _ = try? await release(key, lease: token)
+                    throw error
+                }
                 do {
                     try await set(key, value: computed.json, ttl: ttl, lease: token)
                 } catch SidecarClientError.rpc(let error) where error.code == .conflict {

@@ -926,6 +926,50 @@ enum OpenRPCDocument {
       ]
     },
     {
+      "name": "cache.release",
+      "summary": "Gives up a lease without a value, so that the next waiter computes at once.",
+      "description": "For the holder of a lease from cache.fetch whose computation failed: the lease passes at once to the oldest caller waiting for the key, which is answered `{hit: false, lease}` with a new token, instead of when the lease expires. With no waiter the key is simply free again. A token that is not the key's current lease (expired, used by cache.set, or never issued) changes nothing and gives `released: false`.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "key",
+          "summary": "The key.",
+          "required": true,
+          "schema": { "$ref": "#/components/schemas/CacheKey" }
+        },
+        {
+          "name": "lease",
+          "summary": "The token cache.fetch gave this caller.",
+          "required": true,
+          "schema": { "type": "string" }
+        }
+      ],
+      "result": {
+        "name": "released",
+        "schema": {
+          "type": "object",
+          "required": ["released"],
+          "properties": {
+            "released": { "type": "boolean", "description": "Whether the token was the key's lease." }
+          }
+        }
+      },
+      "errors": [
+        { "code": -32602, "message": "Invalid params: 'lease' is required", "data": { "field": "lease" } }
+      ],
+      "examples": [
+        {
+          "name": "release",
+          "description": "The computation failed: the next waiter takes over now.",
+          "params": [
+            { "name": "key", "value": "report:today" },
+            { "name": "lease", "value": "7f3a9c0e41d2b865" }
+          ],
+          "result": { "name": "released", "value": { "released": true } }
+        }
+      ]
+    },
+    {
       "name": "cache.fetch",
       "summary": "Reads a cache key, or takes the lease to compute it (single flight).",
       "description": "Answers `{hit: true, value}` when `key` is cached (L1, then L2, as cache.get). On a miss, the first caller gets `{hit: false, lease}`: a token to compute the value and store it with cache.set and `lease`. Callers that fetch the same key meanwhile wait for that cache.set, up to `lease` milliseconds, and are then answered `{hit: true, value}`. A lease lasts the `lease` milliseconds its fetch asked for; if it expires, or its holder's connection closes, before the cache.set, the next waiter is answered `{hit: false, lease}` with a new token. A waiter that waits its own `lease` milliseconds without a value or a lease is answered -32003 and may fetch again. While it waits, the connection's other requests are served. Leases are kept by each daemon.",

@@ -113,6 +113,34 @@ struct CacheSingleFlightTests {
         }
     }
 
+    @Test("a holder that releases its lease hands it to the oldest waiter at once; a stale token releases nothing")
+    func releasePassesTheLease() throws {
+        try withDaemon { daemon in
+            let holder = try daemon.connect()
+            let waiter = try daemon.connect()
+            let token = try #require(try holder.result("cache.fetch", ["key": "report", "lease": 60_000])["lease"]?.stringValue)
+            try waiter.write(WireFrame.bytes(RPC.request("cache.fetch", params: ["key": "report", "lease": 60_000], id: 7)))
+            // The waiter is queued once its fetch has been read; a ping on its connection after
+            // it is answered only then (requests of a connection are read in order).
+            _ = try waiter.call("sidecar.ping", id: 8)
+
+            #expect(try holder.result("cache.release", ["key": "report", "lease": "not-the-token"]) == ["released": false])
+            let start = ContinuousClock.now
+            #expect(try holder.result("cache.release", ["key": "report", "lease": .string(token)]) == ["released": true])
+            let passed = try waiter.readMessage(timeout: 5)
+            #expect(seconds(since: start) < 5, "long before the 60 s lease runs out")
+            let newToken = try #require(passed["result"]?["lease"]?.stringValue, "\(passed)")
+            #expect(newToken != token && passed["id"] == 7, "\(passed)")
+
+            // The released token is spent: it neither stores nor releases again.
+            try holder.error("cache.set", ["key": "report", "value": "stale", "lease": .string(token)], code: -32005)
+            #expect(try holder.result("cache.release", ["key": "report", "lease": .string(token)]) == ["released": false])
+            #expect(try waiter.result("cache.set", ["key": "report", "value": "fresh", "lease": .string(newToken)]) == ["stored": true])
+            #expect(try holder.cacheGet("report")["value"] == "fresh")
+            try holder.error("cache.release", ["key": "report"], code: -32602)
+        }
+    }
+
     @Test("a waiter whose own lease time runs out first gets -32003")
     func waiterTimesOut() throws {
         try withDaemon { daemon in

@@ -61,6 +61,11 @@ enum CacheMethods {
                 }
             })
         })
+        router.register("cache.release", .onLoop { context in
+            let key = try key(context.params)
+            let lease = try context.params.string("lease")
+            return .later(cache.release(key, token: lease).map { ["released": .bool($0)] })
+        })
         router.register("cache.stats", .onLoop { context in
             try context.params.expectNone()
             return .later(cache.statistics())
