@@ -132,36 +132,33 @@ struct CacheClientTests {
                 }
                 #expect(try await clients[0].cache.get("alone").hit == false)
 
-                let lease = Duration.milliseconds(500)
+                // Leases far longer than the test: the waiter can only take over because the
+                // failing caller gives its lease up.
+                let lease = Duration.seconds(60)
                 let holding = Counter()
                 let waiterComputations = Counter()
                 let failing = Task {
                     try await clients[0].cache.cached(key: "flaky", lease: lease) { () async throws -> Int in
                         await holding.increment()
-                        // Fail once the second caller waits for this computation (or, on a
-                        // machine slow enough for the lease to run out first, has taken over).
-                        try await waitUntil {
-                            let waiting = try await clients[1].pendingCallCount() == 1
-                            let tookOver = await waiterComputations.value > 0
-                            return waiting || tookOver
-                        }
+                        // Fail once the second caller waits for this computation.
+                        try await waitUntil { try await clients[1].pendingCallCount() == 1 }
                         throw ComputeFailed()
                     }
                 }
                 // The second caller starts once the first holds the lease.
                 try await waitUntil { await holding.value == 1 }
                 let waiter = Task {
-                    // A long lease of its own: on a loaded machine its computation and set must
-                    // not outlast it (the first caller's short lease is the one that runs out).
-                    try await clients[1].cache.cached(key: "flaky", lease: .seconds(20)) { () async throws -> Int in
+                    try await clients[1].cache.cached(key: "flaky", lease: lease) { () async throws -> Int in
                         await waiterComputations.increment()
                         return 7
                     }
                 }
                 await #expect(throws: ComputeFailed.self) { try await failing.value }
-                // The failing caller released its lease (or, on a slow machine, it ran out): the
-                // waiting caller gets the next one and computes.
+                let released = ContinuousClock.now
+                // The failing caller released its lease: the waiting caller gets the next one
+                // at once and computes.
                 #expect(try await waiter.value == 7)
+                #expect(ContinuousClock.now - released < .seconds(20), "taken over long before the 60 s lease would run out")
                 #expect(await waiterComputations.value == 1)
                 #expect(try await clients[0].cache.get("flaky").value == 7)
             }
