@@ -158,6 +158,21 @@ divide() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }
 
+# print_pair_row LABEL RUN: one report row from $tmp/sidecar-RUN.json and $tmp/redis-RUN.json;
+# leaves s_rps, r_rps, s_p50 and r_p50 set for the targets.
+print_pair_row() {
+    local s=$tmp/sidecar-$2.json r=$tmp/redis-$2.json s_p99 r_p99
+    s_rps=$(json_field requestsPerSecond <"$s")
+    r_rps=$(json_field requestsPerSecond <"$r")
+    s_p50=$(json_field p50Micros <"$s")
+    s_p99=$(json_field p99Micros <"$s")
+    r_p50=$(json_field p50Micros <"$r")
+    r_p99=$(json_field p99Micros <"$r")
+    printf '%-20s %14s %14s %7s %20s %20s %9s\n' "$1" \
+        "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
+        "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
+}
+
 # verdict VALUE OP LIMIT: "met" or "NOT met".
 verdict() {
     awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
@@ -429,17 +444,7 @@ report=$tmp/report.txt
             row "sidecar req/s" "redis req/s" ratio "sidecar p50/p99 µs" "redis p50/p99 µs" "p50 ratio"
         for row in "${rows[@]}"; do
             read -r connections depth <<<"$row"
-            s=$tmp/sidecar-$connections-$depth.json
-            r=$tmp/redis-$connections-$depth.json
-            s_rps=$(json_field requestsPerSecond <"$s")
-            r_rps=$(json_field requestsPerSecond <"$r")
-            s_p50=$(json_field p50Micros <"$s")
-            s_p99=$(json_field p99Micros <"$s")
-            r_p50=$(json_field p50Micros <"$r")
-            r_p99=$(json_field p99Micros <"$r")
-            printf '%-20s %14s %14s %7s %20s %20s %9s\n' "C=$connections D=$depth" \
-                "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
-                "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
+            print_pair_row "C=$connections D=$depth" "$connections-$depth"
             case "$connections-$depth" in
                 50-1) ratio_50_1=$(divide "$s_rps" "$r_rps") ;;
                 50-16) ratio_50_16=$(divide "$s_rps" "$r_rps") ;;
@@ -448,17 +453,7 @@ report=$tmp/report.txt
         done
         for row in "${state_rows[@]}"; do
             read -r operation connections depth <<<"$row"
-            s=$tmp/sidecar-$operation-$connections-$depth.json
-            r=$tmp/redis-$operation-$connections-$depth.json
-            s_rps=$(json_field requestsPerSecond <"$s")
-            r_rps=$(json_field requestsPerSecond <"$r")
-            s_p50=$(json_field p50Micros <"$s")
-            s_p99=$(json_field p99Micros <"$s")
-            r_p50=$(json_field p50Micros <"$r")
-            r_p99=$(json_field p99Micros <"$r")
-            printf '%-20s %14s %14s %7s %20s %20s %9s\n' "$operation C=$connections D=$depth" \
-                "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
-                "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
+            print_pair_row "$operation C=$connections D=$depth" "$operation-$connections-$depth"
             case $operation in
                 get) ratio_get=$(divide "$s_rps" "$r_rps") ;;
                 set) ratio_set=$(divide "$s_rps" "$r_rps") ;;
@@ -466,17 +461,7 @@ report=$tmp/report.txt
         done
         for row in "${cache_rows[@]}"; do
             read -r operation connections depth <<<"$row"
-            s=$tmp/sidecar-$operation-$connections-$depth.json
-            r=$tmp/redis-$operation-$connections-$depth.json
-            s_rps=$(json_field requestsPerSecond <"$s")
-            r_rps=$(json_field requestsPerSecond <"$r")
-            s_p50=$(json_field p50Micros <"$s")
-            s_p99=$(json_field p99Micros <"$s")
-            r_p50=$(json_field p50Micros <"$r")
-            r_p99=$(json_field p99Micros <"$r")
-            printf '%-20s %14s %14s %7s %20s %20s %9s\n' "${operation/-/.} C=$connections D=$depth" \
-                "${s_rps:-failed}" "${r_rps:-failed}" "$(divide "$s_rps" "$r_rps")x" \
-                "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
+            print_pair_row "${operation/-/.} C=$connections D=$depth" "$operation-$connections-$depth"
             case "$operation-$connections-$depth" in
                 cache-get-50-1) ratio_cache_get_50_1=$(divide "$s_rps" "$r_rps") ;;
                 cache-get-50-16) ratio_cache_get_50_16=$(divide "$s_rps" "$r_rps") ;;

@@ -135,11 +135,7 @@ final class ControlHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        if var pending = received.take() {
-            pending.writeBuffer(&buffer)
-            buffer = pending
-        }
+        var buffer = unwrapInboundIn(data).appended(to: &received)
         do {
             switch target {
             case .sidecar: try readFrames(&buffer)

@@ -101,12 +101,7 @@ final class FlowProducerHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        if var pending = partial.take() {
-            pending.discardReadBytes()
-            pending.writeBuffer(&buffer)
-            buffer = pending
-        }
+        var buffer = unwrapInboundIn(data).appended(to: &partial)
         do {
             switch mode {
             case .sidecar(_, let waitForRun): try readFrames(&buffer, waitForRun: waitForRun, context: context)

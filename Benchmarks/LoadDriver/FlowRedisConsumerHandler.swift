@@ -62,12 +62,7 @@ final class FlowRedisConsumerHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard isRunning else { return }
-        var buffer = unwrapInboundIn(data)
-        if var pending = partial.take() {
-            pending.discardReadBytes()
-            pending.writeBuffer(&buffer)
-            buffer = pending
-        }
+        var buffer = unwrapInboundIn(data).appended(to: &partial)
         while buffer.readableBytes > 0 {
             if let consumed = Self.match(popped, at: &buffer) {
                 guard consumed else { break }

@@ -69,12 +69,7 @@ final class FlowWorkerHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard isRunning else { return }
-        var buffer = unwrapInboundIn(data)
-        if var pending = partial.take() {
-            pending.discardReadBytes()
-            pending.writeBuffer(&buffer)
-            buffer = pending
-        }
+        var buffer = unwrapInboundIn(data).appended(to: &partial)
         do {
             try readFrames(&buffer, context: context)
         } catch {

@@ -86,12 +86,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .running(let window, _) = state else { return }
-        var buffer = unwrapInboundIn(data)
-        if var pending = partial.take() {
-            pending.discardReadBytes()
-            pending.writeBuffer(&buffer)
-            buffer = pending
-        }
+        var buffer = unwrapInboundIn(data).appended(to: &partial)
         let now = NIODeadline.now()
         let counted = now >= window.start && now < window.end
         let receivedAt = now.uptimeNanoseconds

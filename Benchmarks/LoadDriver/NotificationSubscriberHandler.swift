@@ -91,12 +91,7 @@ final class NotificationSubscriberHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let now = NIODeadline.now().uptimeNanoseconds
         guard failure == nil else { return }
-        var buffer = unwrapInboundIn(data)
-        if var pending = partial.take() {
-            pending.discardReadBytes()
-            pending.writeBuffer(&buffer)
-            buffer = pending
-        }
+        var buffer = unwrapInboundIn(data).appended(to: &partial)
         while true {
             switch decoder.decode(&buffer) {
             case .needMoreData:

@@ -73,12 +73,7 @@ final class NotificationWriterHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .running = state else { return }
-        var buffer = unwrapInboundIn(data)
-        if var pending = partial.take() {
-            pending.discardReadBytes()
-            pending.writeBuffer(&buffer)
-            buffer = pending
-        }
+        var buffer = unwrapInboundIn(data).appended(to: &partial)
         while true {
             switch scanner.next(&buffer) {
             case .reply:

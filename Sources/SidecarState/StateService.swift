@@ -220,7 +220,7 @@ public final class StateService: Sendable {
     }
 
     private func refuseIfStorageFailed() throws {
-        if let failure = core.value.storageFailure { throw StateError.storageFailed(failure) }
+        if let failure = core.withValue({ $0.storageFailure }) { throw StateError.storageFailed(failure) }
     }
 
     // MARK: - Storing

@@ -61,6 +61,7 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
     /// The deliveries a change at `changed` causes in `document` (the document after it),
     /// in subscription order; each subscription remembers its new value.
     public mutating func deliveries(forChangeAt changed: JSONPointer, in document: JSONValue) -> [Delivery] {
+        guard !entries.isEmpty else { return [] }
         // Inserting or removing an array element moves the elements after it: the change
         // reaches the whole array. (Replacing one moves nothing, and a subscription whose
         // value stayed the same is not notified, so widening costs only the comparison.)

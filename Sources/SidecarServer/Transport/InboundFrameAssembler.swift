@@ -23,7 +23,7 @@ struct InboundFrameAssembler {
         var length: UInt64
     }
 
-    private let maximumFrameLength: Int
+    private let decoder: FrameDecoder
     /// The bytes being cut: the latest read, after what earlier reads left over.
     private var buffer: ByteBuffer?
     /// Whether ``buffer`` is a buffer of our own (carried over) rather than the channel's.
@@ -31,7 +31,7 @@ struct InboundFrameAssembler {
     private var failed = false
 
     init(maximumFrameLength: Int) {
-        self.maximumFrameLength = maximumFrameLength
+        self.decoder = FrameDecoder(maximumFrameLength: maximumFrameLength)
     }
 
     /// Bytes held for a frame that has not fully arrived.
@@ -55,30 +55,26 @@ struct InboundFrameAssembler {
     /// - Throws: ``FrameTooLarge`` for a prefix above the limit; nothing more is returned after it.
     mutating func next(allocator: ByteBufferAllocator) throws(FrameTooLarge) -> ByteBuffer? {
         guard var bytes = buffer.take() else { return nil }
-        guard let length = bytes.getInteger(at: bytes.readerIndex, endianness: .big, as: UInt32.self) else {
-            carry(bytes, frameLength: nil, allocator: allocator)  // part of a prefix, or nothing
-            return nil
-        }
-        guard Int(length) <= maximumFrameLength else {
+        switch decoder.decode(&bytes) {
+        case .frame(let frame):
+            buffer = bytes
+            return frame
+        case .tooLarge(let length):
             failed = true
-            throw FrameTooLarge(length: UInt64(length))
-        }
-        guard bytes.readableBytes >= Frame.prefixLength + Int(length) else {
-            carry(bytes, frameLength: Int(length), allocator: allocator)
+            throw FrameTooLarge(length: length)
+        case .needMoreData:
+            carry(bytes, allocator: allocator)
             return nil
         }
-        bytes.moveReaderIndex(forwardBy: Frame.prefixLength)
-        let frame = bytes.readSlice(length: Int(length))!  // within the readable bytes, checked above
-        buffer = bytes
-        return frame
     }
 
     /// Keeps the incomplete frame at the front of `bytes` in a buffer of our own with room for
     /// all of it. A buffer carried before that still holds just this frame simply keeps growing.
-    private mutating func carry(_ bytes: ByteBuffer, frameLength: Int?, allocator: ByteBufferAllocator) {
+    private mutating func carry(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) {
         guard bytes.readableBytes > 0 else { return }
         var bytes = bytes
-        let whole = Frame.prefixLength + (frameLength ?? 0)
+        let stated = bytes.getInteger(at: bytes.readerIndex, endianness: .big, as: UInt32.self).map(Int.init) ?? 0
+        let whole = Frame.prefixLength + stated
         if isOwn, bytes.readerIndex == 0, bytes.capacity >= whole {
             buffer = bytes
             return
