@@ -3,7 +3,8 @@ import Logging
 
 /// A dedicated thread with its own blocking ``RedisConnection``, running the pipelines of a
 /// ``CommandQueue`` one at a time. The connection is opened on the first pipeline, dropped on
-/// any failure and opened again, lazily, by the next pipeline.
+/// any failure and opened again, lazily, by the next pipeline. One that Redis closed while it
+/// sat idle (a restart) is noticed before it is used, so the pipeline goes out on a new one.
 final class ConnectionWorker: @unchecked Sendable {
     private let queue: CommandQueue
     private let endpoint: RedisEndpoint
@@ -45,7 +46,7 @@ final class ConnectionWorker: @unchecked Sendable {
         }
         do throws(RedisError) {
             let connection: RedisConnection
-            if let open = self.connection {
+            if let open = self.connection, !open.isBrokenWhileIdle {
                 connection = open
             } else {
                 connection = try RedisConnection.open(to: endpoint, timeout: timeout)

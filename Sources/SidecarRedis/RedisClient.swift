@@ -7,7 +7,8 @@ import Logging
 /// `timeout` for a free connection fails without being sent; so a hung Redis (stopped,
 /// overloaded) costs a caller about one to two timeouts, then ``RedisError/timedOut``. A dead
 /// Redis fails at once with ``RedisError/connectionFailed(_:)`` or ``RedisError/io(_:)``. After
-/// a failure the connection is dropped and opened again by the next call.
+/// a failure the connection is dropped and opened again by the next call, and one that Redis
+/// closed while it was idle (a restart) is replaced before a call is sent on it.
 ///
 /// ```swift
 /// let redis = RedisClient(endpoint: try RedisEndpoint(url: "unix:///run/redis.sock"), logger: logger)

@@ -48,6 +48,16 @@ final class RedisConnection {
     /// The connection's socket, for `poll`.
     var fileDescriptor: CInt { context.pointee.fd }
 
+    /// Whether the connection can no longer be used although no call has failed on it yet:
+    /// Redis closed it (stopped, restarted, `CLIENT KILL`, its idle `timeout`) or sent bytes
+    /// nobody asked for. One non-blocking peek at the socket; nothing is read.
+    var isBrokenWhileIdle: Bool {
+        var byte: UInt8 = 0
+        let received = recv(fileDescriptor, &byte, 1, CInt(MSG_PEEK | MSG_DONTWAIT))
+        if received < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
+        return true  // 0: the peer closed it; 1: an unexpected byte, so the stream is out of step
+    }
+
     // MARK: - Commands
 
     /// Sends `commands` in one write and reads their replies in order (a pipeline).

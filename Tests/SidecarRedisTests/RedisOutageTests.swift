@@ -42,6 +42,31 @@ struct RedisOutageTests {
         }
     }
 
+    /// A connection that sat idle while Redis was restarted is dead, though the client has not
+    /// noticed yet; the first call after the restart must not be lost to it.
+    @Test(arguments: [1, 2])
+    func theFirstCallAfterARestartSucceedsOnConnectionsThatWereIdleThroughIt(connections: Int) async throws {
+        try await withRedisServer { server in
+            let client = try makeClient(server, timeout: Self.timeout, connectionCount: connections)
+            defer { client.close() }
+            // Every connection is opened: the calls overlap, so each thread takes one.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<(connections * 8) {
+                    group.addTask { try await client.set("k\(index)", to: [1]) }
+                }
+                try await group.waitForAll()
+            }
+
+            server.kill(signal: SIGKILL)
+            try await server.restart()
+            for index in 0..<(connections * 4) {
+                let error = await redisError { try await client.set("after\(index)", to: [2]) }
+                #expect(error == nil, "call \(index) after the restart failed: \(String(describing: error))")
+            }
+            #expect(try await client.get("after0") == [2])
+        }
+    }
+
     @Test func aStoppedRedisTimesOutWithinTheTimeoutAndRecoversWhenContinued() async throws {
         try await withRedisServer { server in
             let client = try makeClient(server, timeout: Self.timeout)
