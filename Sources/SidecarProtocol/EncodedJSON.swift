@@ -72,9 +72,10 @@ public struct EncodedJSON: Sendable, Hashable {
             bytes.append(contentsOf: encoded)
         }
 
-        /// The finished object. It consumes the builder, so the text is closed in place
-        /// rather than copied.
-        public consuming func finish() -> EncodedJSON {
+        /// The finished object; add nothing after it. The text is closed in place and shared
+        /// with the result, not copied. (A `consuming` method copied it: the caller's
+        /// variable still held the same storage when the closing brace was appended.)
+        public mutating func finish() -> EncodedJSON {
             bytes.append(UInt8(ascii: "}"))
             return EncodedJSON(bytes: bytes)
         }

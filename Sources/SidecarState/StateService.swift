@@ -226,19 +226,20 @@ public final class StateService: Sendable {
     // MARK: - Storing
 
     /// Queues `change` for the next transaction; the future completes once it is committed.
+    /// The changes of one loop tick share one future, as they share one write.
     private func store(_ change: StateChange) -> EventLoopFuture<Void> {
         let ephemeral = configuration.ephemeral
-        let promise = eventLoop.makePromise(of: Void.self)
-        core.withValue { core in
+        return core.withValue { core in
             // `.none`, not `nil`: JSONValue is itself expressible by `nil` (as JSON null).
             let snapshot: JSONValue? = core.snapshotPolicy.changeMade() ? ephemeral.storable(document: core.document.root) : .none
-            core.unstored.append(UnstoredChange(change: ephemeral.storable(change), snapshot: snapshot, promise: promise))
-            guard !core.isHandOffScheduled else { return }
-            core.isHandOffScheduled = true
+            core.unstored.changes.append((ephemeral.storable(change), snapshot))
+            if let promise = core.unstored.promise { return promise.futureResult }
+            let promise = eventLoop.makePromise(of: Void.self)
+            core.unstored.promise = promise
             // After the rest of this loop tick's reads: the changes they make go in one write.
             eventLoop.execute { self.handOffUnstored() }
+            return promise.futureResult
         }
-        return promise.futureResult
     }
 
     /// Hands every unstored change to the database in one write. Writes are not held back
@@ -246,57 +247,56 @@ public final class StateService: Sendable {
     /// next transaction starting as soon as the one before it returns.
     private func handOffUnstored() {
         let batch = core.withValue { core in
-            core.isHandOffScheduled = false
-            defer { core.unstored = [] }
+            defer { core.unstored = UnstoredBatch() }
             return core.unstored
         }
-        guard !batch.isEmpty else { return }
+        guard let promise = batch.promise else { return }  // a failure answered them already
         let historyLimit = configuration.historyLimit
-        let records = batch.map { ($0.change, $0.snapshot) }
+        let changes = batch.changes
+        let newest = changes.last?.change.revision
         database.write({ db in
-            try StateStorage.record(records, historyLimit: historyLimit, in: db)
+            try StateStorage.record(changes, historyLimit: historyLimit, in: db)
         }, completion: { (result: Result<StateStorage.Written, any Error>) in
-            self.eventLoop.execute { self.finishStoring(batch, result: result) }
+            self.eventLoop.execute {
+                switch result {
+                case .success(let written): self.committed(through: newest, written: written, promise: promise)
+                case .failure(let error): self.failed(promise, error: error)
+                }
+            }
         })
     }
 
-    /// Answers a batch's callers once its write has committed or failed (batches finish in order).
-    private func finishStoring(_ batch: [UnstoredChange], result: Result<StateStorage.Written, any Error>) {
-        switch result {
-        case .success(let written): committed(batch, written: written)
-        case .failure(let error): failed(batch, error: error)
-        }
-    }
-
-    private func committed(_ batch: [UnstoredChange], written: StateStorage.Written) {
+    /// Answers a batch's callers once its write has committed (batches finish in order).
+    private func committed(through newest: Int64?, written: StateStorage.Written, promise: EventLoopPromise<Void>) {
         // Promises are completed after leaving the box: their callbacks may call back in.
         let released = core.withValue { core -> [EventLoopPromise<Void>] in
             core.snapshotPolicy.stored(logBytes: written.logBytes, snapshotBytes: written.snapshotBytes)
-            core.storedRevision = batch.last?.change.revision ?? core.storedRevision
+            core.storedRevision = newest ?? core.storedRevision
+            guard !core.storeWaiters.isEmpty else { return [] }
             let stored = core.storedRevision
             let ready = core.storeWaiters.filter { $0.revision <= stored }.map(\.promise)
             core.storeWaiters.removeAll { $0.revision <= stored }
             return ready
         }
-        for item in batch { item.promise.succeed() }
+        promise.succeed()
         for waiter in released { waiter.succeed() }
     }
 
     /// The first failure stops all changes: memory now holds changes the disk does not. Batches
     /// already queued behind it fail too (they no longer follow the stored log).
-    private func failed(_ batch: [UnstoredChange], error: any Error) {
+    private func failed(_ promise: EventLoopPromise<Void>, error: any Error) {
         let (isFirstFailure, unstored, waiters) = core.withValue { core in
             let isFirst = core.storageFailure == nil
             if isFirst { core.storageFailure = "the state could not be stored (\(error)); restart the daemon" }
             defer {
-                core.unstored = []
+                core.unstored = UnstoredBatch()
                 core.storeWaiters = []
             }
-            return (isFirst, core.unstored, core.storeWaiters.map(\.promise))
+            return (isFirst, core.unstored.promise, core.storeWaiters.map(\.promise))
         }
         let refused = StateError.storageFailed(core.value.storageFailure ?? "\(error)")
-        for item in batch { item.promise.fail(isFirstFailure ? error : refused) }
-        for item in unstored { item.promise.fail(refused) }
+        promise.fail(isFirstFailure ? error : refused)
+        unstored?.fail(refused)
         for waiter in waiters { waiter.fail(refused) }
     }
 
@@ -358,10 +358,9 @@ private struct Core: Sendable {
     var subscriptions = StateSubscriptions<StateSubscriber>()
     /// Set when a change could not be stored: memory and disk may differ, so no more changes are taken.
     var storageFailure: String?
-    /// Changes applied in memory that wait to be handed to the database.
-    var unstored: [UnstoredChange] = []
-    /// Whether the hand-off of ``unstored`` is scheduled for the end of this loop tick.
-    var isHandOffScheduled = false
+    /// Changes applied in memory that wait to be handed to the database at the end of this
+    /// loop tick.
+    var unstored = UnstoredBatch()
     /// The newest revision known to be committed.
     var storedRevision: Int64
     /// Readers of the history waiting for a revision to be committed.
@@ -376,12 +375,13 @@ private struct Core: Sendable {
     }
 }
 
-/// A change on its way to disk, as stored (ephemeral subtrees removed).
-private struct UnstoredChange: Sendable {
-    var change: StateChange
-    /// The whole document, when ``SnapshotPolicy`` says it is due.
-    var snapshot: JSONValue?
-    var promise: EventLoopPromise<Void>
+/// The changes of one loop tick on their way to disk, as stored (ephemeral subtrees removed),
+/// and the promise their callers wait on; it exists once a change is queued, and then the
+/// hand-off is scheduled.
+private struct UnstoredBatch: Sendable {
+    /// Each change, with the whole document when ``SnapshotPolicy`` says it is due.
+    var changes: [(change: StateChange, snapshot: JSONValue?)] = []
+    var promise: EventLoopPromise<Void>?
 }
 
 /// Why `state.revert` cannot reach a revision.

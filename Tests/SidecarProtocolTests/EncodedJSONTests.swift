@@ -32,6 +32,7 @@ struct EncodedJSONTests {
 
     @Test("an object with no members is {}")
     func emptyObject() throws {
-        #expect(EncodedJSON.Object().finish().bytes == Array("{}".utf8))
+        var object = EncodedJSON.Object()
+        #expect(object.finish().bytes == Array("{}".utf8))
     }
 }

@@ -133,6 +133,32 @@ struct StateTests {
         }
     }
 
+    @Test("changes in a JSON-RPC batch are each answered after their commit, in one reply, errors in place")
+    func changesInABatch() throws {
+        try withDaemon { daemon in
+            let connection = try daemon.connect()
+            let batch: JSONValue = [
+                RPC.request("state.set", params: ["path": "/a", "value": 1], id: 1),
+                RPC.request("state.delete", params: ["path": "/a"], id: 2),
+                RPC.request("state.delete", params: ["path": "/a"], id: 3),
+                RPC.request("state.set", params: ["path": "/b", "value": 2, "ifRevision": 0], id: 4),
+                RPC.request("state.merge", params: ["path": "/c", "value": ["d": true]], id: 5),
+                RPC.request("state.get", params: ["path": "/c/d"], id: 6),
+            ]
+            try connection.write(WireFrame.bytes(batch))
+            let replies = try #require(try connection.readMessage().arrayValue)
+            func reply(_ id: JSONValue) -> JSONValue? { replies.first { $0["id"] == id } }
+            #expect(replies.count == 6)
+            #expect(reply(1)?["result"] == ["revision": 1])
+            #expect(reply(2)?["result"] == ["revision": 2, "existed": true])
+            #expect(reply(3)?["result"] == ["revision": 2, "existed": false])
+            #expect(reply(4)?["error"]?["code"] == -32005, "ifRevision 0 at revision 2: \(String(describing: reply(4)))")
+            #expect(reply(5)?["result"] == ["revision": 3])
+            #expect(reply(6)?["result"] == ["value": true, "revision": 3, "exists": true])
+            #expect(try connection.result("state.history", [:])["changes"]?.arrayValue?.count == 3, "all three are committed")
+        }
+    }
+
     @Test("delete of a missing path is existed false and makes no revision; of a present one, a revision")
     func delete() throws {
         try withDaemon { daemon in

@@ -34,7 +34,7 @@ enum CacheMethods {
             guard let writtenThrough = try cache.setOnLoop(key, value: value, encoded: encoded, ttl: ttl, lease: lease) else {
                 return .encoded(stored)
             }
-            return .later(writtenThrough.map { ["stored": true] })
+            return .encodedAfter(writtenThrough, stored)
         })
         router.register("cache.delete", .onLoop { context in
             .later(cache.delete(try key(context.params)).map { ["deleted": .bool($0)] })

@@ -112,10 +112,13 @@ enum StateMethods {
         guard state.eventLoop.inEventLoop else {
             return .later(state.apply(edit, action: action, ifRevision: ifRevision).map(result))
         }
-        // On the document's loop: the change is made now; only its commit is waited for.
+        // On the document's loop: the change is made now; only its commit is waited for, and
+        // the result, known now, is written as JSON text at once.
         let applied = try state.applyOnLoop(edit, action: action, ifRevision: ifRevision)
-        let reply = result(applied.change, applied.revision)
-        return .later(applied.committed.map { reply })
+        var result = EncodedJSON.Object(capacity: 64)
+        result.add("revision", applied.revision)
+        if reportExisted { result.add("existed", applied.change != nil) }
+        return .encodedAfter(applied.committed, result.finish())
     }
 
     private static func pointer(_ params: Params, _ name: String) throws -> JSONPointer {

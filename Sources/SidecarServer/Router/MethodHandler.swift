@@ -25,4 +25,7 @@ public enum LoopReply: Sendable {
     case encoded(EncodedJSON)
     /// The result, once the future completes (on any event loop).
     case later(EventLoopFuture<JSONValue>)
+    /// A result already written as JSON text, sent once `done` succeeds (a change that is
+    /// acknowledged after its commit); if `done` fails, its error is the answer instead.
+    case encodedAfter(_ done: EventLoopFuture<Void>, EncodedJSON)
 }

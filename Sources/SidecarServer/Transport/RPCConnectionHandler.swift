@@ -162,15 +162,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             shard.recordProtocolError(error.code)
             emit(RPCResponse(id: .null, error: error))
         case .single(let entry):
-            switch dispatch(entry, started: started, completion: { [self] response in if let response { emit(response) } }) {
-            case .response(let response)?:
-                if let response { emit(response) }
-            case .encoded(let id, let result)?:
-                outbox.append(id: id, encodedResult: result)
-                flushUnlessReading()
-            case nil:
-                break  // a waiting handler answers later
-            }
+            if let answer = dispatch(entry, started: started, completion: { [self] answer in emit(answer) }) {
+                emit(answer)
+            }  // else a waiting handler answers later
         case .batch(let entries):
             handleBatch(entries, started: started)
         }
@@ -179,8 +173,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private func handleBatch(_ entries: [RPCInboundEntry], started: NIODeadline) {
         let batch = BatchReply(count: entries.count)
         for (index, entry) in entries.enumerated() {
-            let immediate = dispatch(entry, started: started, completion: { [self] response in
-                if batch.fill(index, with: response) { emitBatch(batch) }
+            let immediate = dispatch(entry, started: started, completion: { [self] answer in
+                if batch.fill(index, with: answer.decoded) { emitBatch(batch) }
             })
             if let immediate, batch.fill(index, with: immediate.decoded) { emitBatch(batch) }
         }
@@ -194,9 +188,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         flushUnlessReading()
     }
 
-    /// The outcome of dispatching an entry right away; `nil` means a waiting handler will call
-    /// the completion later.
-    private enum Immediate {
+    /// What an entry is answered with: at once from ``dispatch(_:started:completion:)``, or
+    /// later through its completion.
+    private enum Answer {
         /// The response, or `nil` for a notification.
         case response(RPCResponse?)
         /// A result already written as JSON text.
@@ -217,13 +211,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Runs one entry. Immediate outcomes are returned; waiting handlers call `completion` on
-    /// the event loop when done (with `nil` for notifications).
+    /// Runs one entry. An answer known at once is returned; otherwise (`nil`) the handler
+    /// calls `completion` on the event loop when done (with `.response(nil)` for a notification).
     private func dispatch(
         _ entry: RPCInboundEntry,
         started: NIODeadline,
-        completion: @escaping (RPCResponse?) -> Void
-    ) -> Immediate? {
+        completion: @escaping (Answer) -> Void
+    ) -> Answer? {
         let request: RPCRequest
         switch entry {
         case .invalid(let id, let error):
@@ -273,7 +267,15 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 return .encoded(id: id, result: result)
             case .later(let future):
                 guard let context else { return .response(nil) }  // closed: nobody to answer
-                awaitReply(future, request: request, routeIndex: route.index, started: started, context: context, completion: completion)
+                awaitReply(future, request: request, routeIndex: route.index, started: started, context: context, completion: completion) {
+                    .response(RPCResponse(id: $0, result: $1))
+                }
+                return nil
+            case .encodedAfter(let done, let result):
+                guard let context else { return .response(nil) }  // closed: nobody to answer
+                awaitReply(done, request: request, routeIndex: route.index, started: started, context: context, completion: completion) { id, _ in
+                    .encoded(id: id, result: result)
+                }
                 return nil
             }
         }
@@ -313,34 +315,43 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         requestContext: RequestContext,
         started: NIODeadline,
         context: ChannelHandlerContext,
-        completion: @escaping (RPCResponse?) -> Void
+        completion: @escaping (Answer) -> Void
     ) {
         let promise = context.eventLoop.makePromise(of: JSONValue.self)
         promise.completeWithTask { try await run(requestContext) }
-        awaitReply(promise.futureResult, request: request, routeIndex: routeIndex, started: started, context: context, completion: completion)
+        awaitReply(promise.futureResult, request: request, routeIndex: routeIndex, started: started, context: context, completion: completion) {
+            .response(RPCResponse(id: $0, result: $1))
+        }
     }
 
-    /// Answers `request` once `future` completes; meanwhile the request counts as in flight
-    /// (a graceful close waits for it).
-    private func awaitReply(
-        _ future: EventLoopFuture<JSONValue>,
+    /// Answers `request` once `future` completes, with `success` of its value or with its
+    /// error; meanwhile the request counts as in flight (a graceful close waits for it).
+    private func awaitReply<Value: Sendable>(
+        _ future: EventLoopFuture<Value>,
         request: RPCRequest,
         routeIndex: Int,
         started: NIODeadline,
         context: ChannelHandlerContext,
-        completion: @escaping (RPCResponse?) -> Void
+        completion: @escaping (Answer) -> Void,
+        success: @escaping (RPCID, Value) -> Answer
     ) {
         waitingRequests += 1
         serverMetrics.requestsInFlight.wrappingIncrement(ordering: .relaxed)
-        let loopBound = NIOLoopBound((self, completion), eventLoop: context.eventLoop)
+        let loopBound = NIOLoopBound((self, completion, success), eventLoop: context.eventLoop)
         future.hop(to: context.eventLoop).whenComplete { result in
-            let (handler, completion) = loopBound.value
+            let (handler, completion, success) = loopBound.value
             guard handler.context != nil else { return }  // the connection closed meanwhile
             handler.waitingRequests -= 1
             handler.serverMetrics.requestsInFlight.wrappingDecrement(ordering: .relaxed)
-            let outcome = result.mapError { handler.rpcError(from: $0, method: request.method) }
-            handler.record(request, routeIndex: routeIndex, started: started, error: outcome.errorCode)
-            completion(request.id.map { RPCResponse(id: $0, outcome: outcome) })
+            switch result {
+            case .success(let value):
+                handler.record(request, routeIndex: routeIndex, started: started, error: nil)
+                completion(request.id.map { success($0, value) } ?? .response(nil))
+            case .failure(let error):
+                let failure = handler.rpcError(from: error, method: request.method)
+                handler.record(request, routeIndex: routeIndex, started: started, error: failure.code)
+                completion(.response(request.id.map { RPCResponse(id: $0, error: failure) }))
+            }
             if let context = handler.context { handler.closeIfWoundDown(context: context) }
         }
     }
@@ -364,6 +375,18 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private func emit(_ response: RPCResponse) {
         outbox.append(response)
         flushUnlessReading()
+    }
+
+    private func emit(_ answer: Answer) {
+        switch answer {
+        case .response(let response?):
+            emit(response)
+        case .response(nil):
+            break  // a notification
+        case .encoded(let id, let result):
+            outbox.append(id: id, encodedResult: result)
+            flushUnlessReading()
+        }
     }
 
     /// While reading, frames wait for the end of the burst (one flush for all); a response
