@@ -1577,7 +1577,7 @@ enum OpenRPCDocument {
     {
       "name": "tasks.subscribe",
       "summary": "Watches tasks; the server then sends `tasks.changed` on every change of status or progress.",
-      "description": "Subscribes this connection to the task `id`, or to the tasks of `kind`, or (with neither) to every task. From then on the server sends the notification `tasks.changed` {task} (schema `TaskChanged` in `components.schemas`) each time a watched task changes status or reports progress; `task` is the whole task after the change. The notification does not name the subscription. A connection that reads slowly may skip intermediate states: at most one notification per task is held, the newest replacing the older, so the last one received for a task is its latest state. Changes before the subscription are not sent: read the task with `tasks.get` after subscribing. Subscriptions end with `tasks.unsubscribe` or when the connection closes.",
+      "description": "Subscribes this connection to the task `id`, or to the tasks of `kind`, or (with neither) to every task. From then on the server sends the notification `tasks.changed` {subscriptions, task} (schema `TaskChanged` in `components.schemas`) each time a watched task changes status or reports progress: once per change, however many of the connection's subscriptions watch the task, with `subscriptions` naming each of them and `task` the whole task after the change. A connection that reads slowly may skip intermediate states: at most one notification per task is held, the newest replacing the older, so the last one received for a task is its latest state. Changes before the subscription are not sent: read the task with `tasks.get` after subscribing. Subscriptions end with `tasks.unsubscribe` or when the connection closes.",
       "paramStructure": "by-name",
       "params": [
         {
@@ -2574,9 +2574,10 @@ enum OpenRPCDocument {
       },
       "TaskChanged": {
         "type": "object",
-        "description": "The params of the `tasks.changed` notification, sent to a connection for each change of status or progress of a task one of its tasks.subscribe subscriptions watches. Per task, intermediate states may be skipped (coalesced) when the connection reads slowly; the last one sent is the task's latest state.",
-        "required": ["task"],
+        "description": "The params of the `tasks.changed` notification, sent once to a connection for each change of status or progress of a task that one or more of its tasks.subscribe subscriptions watch. Per task, intermediate states may be skipped (coalesced) when the connection reads slowly; the last one sent is the task's latest state.",
+        "required": ["subscriptions", "task"],
         "properties": {
+          "subscriptions": { "type": "array", "items": { "type": "integer" }, "minItems": 1, "description": "The ids `tasks.subscribe` returned for this connection's subscriptions that watch the task, ascending." },
           "task": { "$ref": "#/components/schemas/Task", "description": "The whole task after the change." }
         }
       },

@@ -40,7 +40,9 @@ public final class TaskScheduler: Sendable {
         public var taskID: String?
         /// Only this kind, when set.
         public var kind: String?
-        /// Sends one `tasks.changed` params object, coalesced per task by the transport.
+        /// Sends one `tasks.changed` params object to the subscription's connection, coalesced
+        /// per task by the transport. (Each change is sent once per connection, through the
+        /// first of its subscriptions that watch the task.)
         public var send: @Sendable (_ taskID: String, _ params: JSONValue) -> Void
 
         public init(connectionID: UInt64, taskID: String?, kind: String?, send: @escaping @Sendable (String, JSONValue) -> Void) {
@@ -257,7 +259,8 @@ public final class TaskScheduler: Sendable {
         }
     }
 
-    /// `tasks.subscribe`: `tasks.changed {task}` on every status or progress change.
+    /// `tasks.subscribe`: `tasks.changed {subscriptions, task}` on every status or progress
+    /// change, once per connection however many of its subscriptions watch the task.
     public func subscribe(_ subscriber: Subscriber) -> EventLoopFuture<UInt64> {
         onLoop {
             let id = self.core.withValue { core -> UInt64 in
@@ -289,17 +292,23 @@ public final class TaskScheduler: Sendable {
         }
     }
 
-    /// Sends `task` to the subscribers that watch it.
+    /// Sends `task` once to each connection with subscriptions that watch it, naming them.
     func notify(_ task: TaskRecord) {
         let subscribers = core.value.subscribers
         guard !subscribers.isEmpty else { return }
-        var params: JSONValue?
-        for subscriber in subscribers.values {
-            if let id = subscriber.taskID, id != task.id { continue }
+        var watching: [(id: UInt64, subscriber: Subscriber)] = []
+        for (id, subscriber) in subscribers {
+            if let taskID = subscriber.taskID, taskID != task.id { continue }
             if let kind = subscriber.kind, kind != task.kind { continue }
-            let body = params ?? ["task": task.jsonValue]
-            params = body
-            subscriber.send(task.id, body)
+            watching.append((id, subscriber))
+        }
+        guard !watching.isEmpty else { return }
+        watching.sort { $0.id < $1.id }
+        let taskJSON = task.jsonValue
+        var sent: Set<UInt64> = []
+        for (_, subscriber) in watching where sent.insert(subscriber.connectionID).inserted {
+            let ids = watching.filter { $0.subscriber.connectionID == subscriber.connectionID }.map { JSONValue.int(Int64($0.id)) }
+            subscriber.send(task.id, ["subscriptions": .array(ids), "task": taskJSON])
         }
     }
 
