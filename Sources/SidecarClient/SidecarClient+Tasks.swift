@@ -209,6 +209,38 @@ public struct TasksAPI: Sendable {
         return try TaskInfo(json: result, method: "tasks.wait")
     }
 
+    /// Follows tasks as they change: the task after each change of status or progress.
+    ///
+    /// With `id`, the stream yields that task as it is now, then after each change, and ends
+    /// once it reaches a final status (succeeded, failed or cancelled); it throws `-32004` when
+    /// there is no such task. With `kind`, it yields every task of that kind that changes from
+    /// now on; with neither, every task. The stream subscribes with `tasks.subscribe`; when the
+    /// connection drops and the client reconnects, it subscribes again (and, with `id`, yields
+    /// the task as it is then), but changes of other tasks made meanwhile are not replayed.
+    /// A consumer that falls more than `bufferSize` tasks behind skips the oldest. Stopping the
+    /// iteration (or cancelling its task) unsubscribes.
+    ///
+    /// ```swift
+    /// for try await task in client.tasks.watch(id: id) {
+    ///     print(task.status, task.progress?.fraction ?? 0)   // … then succeeded 1.0
+    /// }
+    /// ```
+    /// - Parameters:
+    ///   - id: only this task.
+    ///   - kind: only tasks of this kind.
+    ///   - bufferSize: the most tasks held for a slow consumer (the newest are kept).
+    public func watch(id: String? = nil, kind: String? = nil, bufferSize: Int = 256) -> AsyncThrowingStream<TaskInfo, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: TaskInfo.self,
+            bufferingPolicy: .bufferingNewest(max(1, bufferSize))
+        )
+        let watch = TaskWatch(taskID: id, continuation: continuation)
+        let client = self.client
+        let task = Task { await watch.run(client: client, kind: kind) }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
     /// Deletes finished tasks (the daemon also does, after `--task-retention`).
     ///
     /// ```swift
@@ -588,6 +620,9 @@ public struct TaskInfo: Sendable, Hashable, Decodable {
     public var idempotencyKey: String?
     /// The schedule that submitted the task, if one did.
     public var schedule: String?
+    /// The task object as the daemon sent it, members this client does not model included:
+    /// for printing or passing on.
+    public var json: JSONValue
 
     /// Reads a task object as the daemon sends it.
     /// - Throws: ``SidecarClientError/decodingFailed(method:reason:)`` naming the member.
@@ -621,6 +656,7 @@ public struct TaskInfo: Sendable, Hashable, Decodable {
         progress = try reader.value("progress").flatMap { $0.isNull ? nil : try JSONBridge.decode(Progress.self, from: $0, method: method) }
         idempotencyKey = try reader.optionalString("idempotencyKey")
         schedule = try reader.optionalString("schedule")
+        self.json = json
     }
 
     /// The `exec` result's exit status, when the process exited (not when a signal ended it).

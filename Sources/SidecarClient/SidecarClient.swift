@@ -40,9 +40,9 @@ public actor SidecarClient {
     public nonisolated let notifications: AsyncStream<RPCNotification>
 
     private nonisolated let notificationSink: AsyncStream<RPCNotification>.Continuation
-    /// The live `state.subscribe` streams: routes `state.changed` to them, and tells them when
-    /// the connection they subscribed on is gone.
-    nonisolated let stateSubscriptions: StateSubscriptionRegistry
+    /// The live `state.subscribe` and `tasks.watch` streams: routes `state.changed` and
+    /// `tasks.changed` to them, and tells them when the connection they subscribed on is gone.
+    nonisolated let subscriptions: SubscriptionRegistry
     private var machine: ConnectionStateMachine<Connection, ConnectionWaiter>
     private var nextRequestID: Int64 = 1
     private var nextWaiterID = 0
@@ -80,7 +80,7 @@ public actor SidecarClient {
             of: RPCNotification.self,
             bufferingPolicy: .bufferingNewest(max(1, configuration.notificationBufferSize))
         )
-        let registry = StateSubscriptionRegistry()
+        let registry = SubscriptionRegistry()
         let connection: Connection
         do {
             connection = try await Connection.open(
@@ -99,7 +99,7 @@ public actor SidecarClient {
             connection: connection,
             notifications: notifications,
             sink: sink,
-            stateSubscriptions: registry
+            subscriptions: registry
         )
         await client.watch(connection, generation: 0)
         return client
@@ -140,9 +140,9 @@ public actor SidecarClient {
         connection: Connection,
         notifications: AsyncStream<RPCNotification>,
         sink: AsyncStream<RPCNotification>.Continuation,
-        stateSubscriptions: StateSubscriptionRegistry
+        subscriptions: SubscriptionRegistry
     ) {
-        self.stateSubscriptions = stateSubscriptions
+        self.subscriptions = subscriptions
         self.path = path
         self.configuration = configuration
         self.notifications = notifications
@@ -174,7 +174,7 @@ public actor SidecarClient {
             waiter.continuation.resume(throwing: SidecarClientError.clientClosed)
         }
         notificationSink.finish()
-        stateSubscriptions.connectionLost()
+        subscriptions.connectionLost()
         if let connection {
             try? await connection.channel.close()
         }
@@ -421,7 +421,7 @@ public actor SidecarClient {
         if machine.currentGeneration == generation {
             // Their subscriptions ended with the connection; they subscribe again (and wait
             // for the reconnect, or fail with it).
-            stateSubscriptions.connectionLost()
+            subscriptions.connectionLost()
         }
         switch machine.connectionLost(generation: generation, reason: reason) {
         case .none:
@@ -454,7 +454,7 @@ public actor SidecarClient {
                     path: path,
                     configuration: configuration,
                     notifications: notificationSink,
-                    intercept: stateSubscriptions.route
+                    intercept: subscriptions.route
                 )
                 reconnected(connection)
                 return

@@ -1577,7 +1577,7 @@ enum OpenRPCDocument {
     {
       "name": "tasks.subscribe",
       "summary": "Watches tasks; the server then sends `tasks.changed` on every change of status or progress.",
-      "description": "Subscribes this connection to the task `id`, or to the tasks of `kind`, or (with neither) to every task. From then on the server sends the notification `tasks.changed` {subscriptions, task} (schema `TaskChanged` in `components.schemas`) each time a watched task changes status or reports progress: once per change, however many of the connection's subscriptions watch the task, with `subscriptions` naming each of them and `task` the whole task after the change. A connection that reads slowly may skip intermediate states: at most one notification per task is held, the newest replacing the older, so the last one received for a task is its latest state. Changes before the subscription are not sent: read the task with `tasks.get` after subscribing. Subscriptions end with `tasks.unsubscribe` or when the connection closes.",
+      "description": "Subscribes this connection to the task `id`, or to the tasks of `kind`, or (with neither) to every task. With `id`, the result also holds that task as it is when the subscription begins (null when there is no such task), so a client can show it at once and apply each later notification. From then on the server sends the notification `tasks.changed` {subscriptions, task} (schema `TaskChanged` in `components.schemas`) each time a watched task changes status or reports progress: once per change, however many of the connection's subscriptions watch the task, with `subscriptions` naming each of them and `task` the whole task after the change. A connection that reads slowly may skip intermediate states: at most one notification per task is held, the newest replacing the older, so the last one received for a task is its latest state. Changes before the subscription are not sent: read the task with `tasks.get` after subscribing. Subscriptions end with `tasks.unsubscribe` or when the connection closes.",
       "paramStructure": "by-name",
       "params": [
         {
@@ -1599,7 +1599,11 @@ enum OpenRPCDocument {
           "type": "object",
           "required": ["subscription"],
           "properties": {
-            "subscription": { "type": "integer", "minimum": 1, "description": "The subscription's id, for tasks.unsubscribe." }
+            "subscription": { "type": "integer", "minimum": 1, "description": "The subscription's id, for tasks.unsubscribe." },
+            "task": {
+              "oneOf": [{ "$ref": "#/components/schemas/Task" }, { "type": "null" }],
+              "description": "Only with `id`: the task as it is when the subscription begins, so that every `tasks.changed` after it is newer; null when there is no such task."
+            }
           }
         }
       },
@@ -1619,7 +1623,32 @@ enum OpenRPCDocument {
           "params": [
             { "name": "id", "value": "t0192f3a4b5c60001" }
           ],
-          "result": { "name": "subscribed", "value": { "subscription": 1 } }
+          "result": {
+            "name": "subscribed",
+            "value": {
+              "subscription": 1,
+              "task": {
+                "id": "t0192f3a4b5c60001",
+                "kind": "render-page",
+                "payload": { "page": 7 },
+                "priority": "normal",
+                "status": "running",
+                "attempt": 1,
+                "maxRetries": 3,
+                "timeout": 300,
+                "backoff": { "base": 1, "factor": 2, "max": 3600, "jitter": true },
+                "runAt": "2026-11-25T14:30:00.000Z",
+                "createdAt": "2026-11-25T14:30:00.000Z",
+                "startedAt": "2026-11-25T14:30:00.120Z",
+                "finishedAt": null,
+                "result": null,
+                "error": null,
+                "errors": [],
+                "progress": { "fraction": 0.4, "message": "rendering figures" },
+                "idempotencyKey": null
+              }
+            }
+          }
         },
         {
           "name": "subscribe-kind",

@@ -261,14 +261,21 @@ public final class TaskScheduler: Sendable {
 
     /// `tasks.subscribe`: `tasks.changed {subscriptions, task}` on every status or progress
     /// change, once per connection however many of its subscriptions watch the task.
-    public func subscribe(_ subscriber: Subscriber) -> EventLoopFuture<UInt64> {
+    /// - Returns: the subscription's id and, for a subscription to one task, that task as it
+    ///   was when the subscription began (`nil` when there is no such task): every change
+    ///   notified afterwards is newer.
+    public func subscribe(_ subscriber: Subscriber) -> EventLoopFuture<(id: UInt64, task: TaskRecord?)> {
         onLoop {
-            let id = self.core.withValue { core -> UInt64 in
+            let (id, unfinished) = self.core.withValue { core -> (UInt64, TaskRecord?) in
                 core.nextSubscriptionID += 1
                 core.subscribers[core.nextSubscriptionID] = subscriber
-                return core.nextSubscriptionID
+                return (core.nextSubscriptionID, subscriber.taskID.flatMap { core.tasks[$0] })
             }
-            return self.eventLoop.makeSucceededFuture(id)
+            guard let taskID = subscriber.taskID, unfinished == nil else {
+                return self.eventLoop.makeSucceededFuture((id, unfinished))
+            }
+            // Not in memory: finished (or unknown), so it is read as stored.
+            return self.afterStored { try TaskStore.task(id: taskID, in: $0) }.map { (id, $0) }
         }
     }
 

@@ -137,12 +137,13 @@ struct TasksCommand: AsyncParsableCommand {
               sidecarctl tasks submit exec --payload '{"argv": ["make", "-C", "docs"]}'
               sidecarctl tasks list --status failed
               sidecarctl tasks wait t0192f3a4b5c60001
+              sidecarctl tasks watch --kind render-page
               sidecarctl tasks schedule cleanup --every 1h -- find /tmp/scratch -mtime +7 -delete
               sidecarctl tasks metrics
             """,
         subcommands: [
             TasksSubmitCommand.self, TasksGetCommand.self, TasksListCommand.self, TasksCancelCommand.self,
-            TasksRetryCommand.self, TasksWaitCommand.self, TasksMetricsCommand.self, TasksScheduleCommand.self,
+            TasksRetryCommand.self, TasksWaitCommand.self, TasksWatchCommand.self, TasksMetricsCommand.self, TasksScheduleCommand.self,
             TasksSchedulesCommand.self, TasksUnscheduleCommand.self,
         ]
     )
@@ -412,22 +413,15 @@ struct TasksWaitCommand: AsyncParsableCommand {
         if task.status != .succeeded { throw ExitCode.failure }
     }
 
-    /// Waits while drawing the task's progress on stderr, from `tasks.changed` notifications.
+    /// Waits while drawing the task's progress on stderr as the task changes.
     private func waitShowingProgress(client: SidecarClient, limit: Duration?) async throws -> TaskInfo {
         let id = self.id
         let bar = ProgressBar()
-        _ = try await client.call("tasks.subscribe", params: ["id": .string(id)])
-        bar.draw(try await client.tasks.get(id))
         defer { bar.clear() }
         return try await withThrowingTaskGroup(of: TaskInfo?.self) { group in
             group.addTask { try await waitForTask(id, client: client, limit: limit) }
             group.addTask {
-                for await notification in client.notifications where notification.method == "tasks.changed" {
-                    guard let json = notification.params?["task"], json["id"]?.stringValue == id,
-                        let task = try? TaskInfo(json: json)
-                    else { continue }
-                    bar.draw(task)
-                }
+                for try await task in client.tasks.watch(id: id) { bar.draw(task) }
                 return nil
             }
             defer { group.cancelAll() }
@@ -436,6 +430,54 @@ struct TasksWaitCommand: AsyncParsableCommand {
             }
             throw CancellationError()
         }
+    }
+}
+
+/// `sidecarctl tasks watch [ID] [--kind KIND]`
+struct TasksWatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Print tasks as they change, one JSON line each.",
+        discussion: """
+            Subscribes with tasks.subscribe and prints the task after each change of status \
+            or progress, as compact JSON, one line each, flushed at once (so it pipes into \
+            `jq --unbuffered`). With ID, it prints the task as it is now first and exits once \
+            the task reaches a final status: exit status 0 when it succeeded, 1 when it failed \
+            or was cancelled; an unknown ID is error -32004. With --kind, it prints the tasks \
+            of that kind that change; with neither, every task; both run until interrupted \
+            (Ctrl-C, SIGTERM). If the daemon goes away, the error is printed and the exit \
+            status is 1.
+
+            Examples:
+              sidecarctl tasks watch t0192f3a4b5c60001
+              sidecarctl tasks watch --kind render-page | jq --unbuffered -c '{id, status, progress}'
+            """
+    )
+
+    @OptionGroup var connection: TaskConnectionOptions
+
+    @Argument(help: ArgumentHelp("Only this task; exit once it is finished.", valueName: "id"))
+    var id: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only tasks of this kind.", valueName: "kind"))
+    var kind: String?
+
+    func validate() throws {
+        if id?.isEmpty == true { throw ValidationError("the task id must not be empty.") }
+        if kind?.isEmpty == true { throw ValidationError("--kind must not be empty.") }
+    }
+
+    func run() async throws {
+        let id = self.id
+        let last = try await connection.withClient { client -> TaskInfo? in
+            var last: TaskInfo?
+            for try await task in client.tasks.watch(id: id, kind: kind) {
+                FileHandle.standardOutput.write(Data((JSONWriter.string(task.json) + "\n").utf8))
+                last = task
+            }
+            return last
+        }
+        if id != nil, last?.status != .succeeded { throw ExitCode.failure }
     }
 }
 

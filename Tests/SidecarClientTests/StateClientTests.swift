@@ -112,10 +112,10 @@ struct StateClientTests {
                 let consumer = Task {
                     for try await _ in client.state.subscribe("/x") {}
                 }
-                try await waitUntil { await client.stateSubscriptions.liveCount == 1 }
+                try await waitUntil { await client.subscriptions.liveCount == 1 }
                 consumer.cancel()
                 _ = try? await consumer.value
-                try await waitUntil { await client.stateSubscriptions.liveCount == 0 }
+                try await waitUntil { await client.subscriptions.liveCount == 0 }
                 // The daemon no longer sends state.changed for it: nothing reaches the raw stream.
                 try await client.state.set("/x", 1)
                 _ = try await client.call("sidecar.ping")
@@ -153,6 +153,46 @@ struct StateClientTests {
 
                 try await client.state.set("/workspace/file", "c.md")
                 #expect(try await values.next() == "c.md")
+            }
+            try await daemon.stop()
+        }
+    }
+
+    /// A daemon that dies after accepting the reconnect but before answering (a crash during
+    /// a restart): the subscription's call fails with the connection, and the stream must
+    /// subscribe again on the next connection rather than end with that error. The dying
+    /// daemon is a bare listener: it takes the connection, reads the request, and closes.
+    @Test func aSubscriptionSurvivesAReconnectThatClosesBeforeTheReply() async throws {
+        try await withDaemon(clientTestDaemonArguments) { daemon in
+            var configuration = SidecarClient.Configuration()
+            configuration.reconnect = ReconnectPolicy(
+                initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100), maximumAttempts: nil, giveUpAfter: .seconds(60))
+            try await SidecarClient.withClient(to: daemon.socketPath, configuration: configuration) { client in
+                try await client.state.set("/workspace/file", "a.md")
+                var values = client.state.subscribe("/workspace/file").makeAsyncIterator()
+                #expect(try await values.next() == "a.md")
+
+                try await daemon.stop(signal: SIGKILL)
+                _ = unlink(daemon.socketPath)
+                let dying = try UnixSocket.listening(on: daemon.socketPath)
+                #expect(UnixSocket.waitReadable(dying, timeout: 10), "the client reconnects")
+                let accepted = accept(dying, nil, nil)
+                #expect(UnixSocket.waitReadable(accepted, timeout: 10), "and sends its request")
+                var request = [UInt8](repeating: 0, count: 4096)
+                let count = read(accepted, &request, request.count)
+                #expect(String(decoding: request.prefix(max(count, 0)), as: UTF8.self).contains("state.subscribe"))
+                close(accepted)
+                close(dying)
+                _ = unlink(daemon.socketPath)
+
+                try daemon.restart()
+                try await daemon.waitUntilReady()
+                try await SidecarClient.withClient(to: daemon.socketPath) { other in
+                    try await other.state.set("/workspace/file", "b.md")
+                }
+                var latest = try await values.next()
+                if latest == "a.md" { latest = try await values.next() }
+                #expect(latest == "b.md")
             }
             try await daemon.stop()
         }
@@ -265,7 +305,8 @@ struct StateClientTests {
     }
 }
 
-extension StateSubscriptionRegistry {
+extension SubscriptionRegistry {
     /// How many subscription streams are live (for tests).
     var liveCount: Int { countLive() }
+    var routeCount: Int { countRoutes() }
 }

@@ -193,12 +193,105 @@ struct TaskClientTests {
         }
     }
 
+    // MARK: - Watching
+
+    @Test func watchOfATaskYieldsItNowThenEachChangeAndEndsWhenItFinishes() async throws {
+        try await withTestDaemon { daemon in
+            try await SidecarClient.withClient(to: daemon.socketPath) { client in
+                let (id, _) = try await client.tasks.submit(kind: "test.watch", payload: ["page": 1])
+                var changes = client.tasks.watch(id: id).makeAsyncIterator()
+                let now = try await changes.next()
+                #expect(now?.id == id && now?.status == .queued, "the task as it is when the watch begins: \(String(describing: now))")
+                #expect(now?.json["payload"] == ["page": 1])
+
+                let claimed = try await client.call("tasks.claim", params: ["kinds": ["test.watch"], "lease": 30])
+                #expect(claimed["tasks"]?.arrayValue?.count == 1)
+                let running = try await changes.next()
+                #expect(running?.status == .running && running?.attempt == 1)
+                _ = try await client.call("tasks.heartbeat", params: ["id": .string(id), "progress": ["fraction": 0.25, "message": "a quarter"]])
+                let progress = try await changes.next()
+                #expect(progress?.progress == TaskInfo.Progress(fraction: 0.25, message: "a quarter"))
+                _ = try await client.call("tasks.complete", params: ["id": .string(id), "result": "done"])
+                let finished = try await changes.next()
+                #expect(finished?.status == .succeeded && finished?.result == "done")
+                #expect(try await changes.next() == nil, "the watch of a task ends with it")
+                try await waitUntil { await client.subscriptions.liveCount == 0 }
+
+                // A finished task: the watch yields it once and ends.
+                var done = client.tasks.watch(id: id).makeAsyncIterator()
+                #expect(try await done.next()?.status == .succeeded)
+                #expect(try await done.next() == nil)
+
+                // No such task: -32004.
+                var missing = client.tasks.watch(id: "t00000000000000ff").makeAsyncIterator()
+                await #expect(throws: SidecarClientError.self) { _ = try await missing.next() }
+            }
+        }
+    }
+
+    @Test func watchOfAKindYieldsOnlyThatKindAndStoppingItUnsubscribes() async throws {
+        try await withTestDaemon { daemon in
+            try await SidecarClient.withClient(to: daemon.socketPath) { client in
+                let watching = Task {
+                    var seen: [(String, TaskInfo.Status)] = []
+                    for try await task in client.tasks.watch(kind: "test.kind") {
+                        seen.append((task.id, task.status))
+                        if task.status == .cancelled { break }
+                    }
+                    return seen
+                }
+                // Routed once the daemon has answered tasks.subscribe: from then on it watches.
+                try await waitUntil { await client.subscriptions.routeCount == 1 }
+                let (other, _) = try await client.tasks.submit(kind: "test.other")
+                let (mine, _) = try await client.tasks.submit(kind: "test.kind")
+                _ = try await client.tasks.cancel(other)
+                _ = try await client.tasks.cancel(mine)
+                let seen = try await watching.value
+                #expect(seen.map(\.0) == [mine, mine], "only tasks of the kind: \(seen)")
+                #expect(seen.map(\.1) == [.queued, .cancelled])
+                try await waitUntil { await client.subscriptions.liveCount == 0 }
+            }
+        }
+    }
+
     // MARK: - sidecarctl
 
     private func sidecarctl(_ arguments: [String], _ daemon: DaemonProcess) async throws -> CommandResult {
         var environment = ProcessInfo.processInfo.environment
         environment["SIDECAR_SOCKET"] = daemon.socketPath
         return try await runCommand(PackageLocation.controlExecutable, arguments, environment: environment, in: daemon.directory)
+    }
+
+    @Test func sidecarctlTasksWatchPrintsOneLinePerChangeAndExitsWithTheTask() async throws {
+        try await withTestDaemon { daemon in
+            let submitted = try JSONParser.parse(try await sidecarctl(["tasks", "submit", "test.cli"], daemon).standardOutput)
+            let id = try #require(submitted["id"]?.stringValue)
+            var environment = ProcessInfo.processInfo.environment
+            environment["SIDECAR_SOCKET"] = daemon.socketPath
+            let watch = try ChildProcess(
+                executable: PackageLocation.controlExecutable,
+                arguments: ["tasks", "watch", id],
+                environment: environment,
+                standardOutputPath: daemon.directory.file("watch.out"),
+                standardErrorPath: daemon.directory.file("watch.err")
+            )
+            defer { watch.kill() }
+            try await waitUntil { watch.standardOutput.hasSuffix("\n") }
+            let status = try await SidecarClient.withClient(to: daemon.socketPath) { worker in
+                _ = try await worker.call("tasks.claim", params: ["kinds": ["test.cli"]])
+                try await waitUntil { watch.standardOutput.split(separator: "\n").count >= 2 }
+                _ = try await worker.call("tasks.fail", params: ["id": .string(id), "error": "no luck", "retry": false])
+                return await watch.waitForExit(timeout: 10)
+            }
+            #expect(status == .exited(1), "a task that failed: exit status 1")
+            let lines = try watch.standardOutput.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+            #expect(lines.map { $0["status"] } == ["queued", "running", "failed"], "\(watch.standardOutput)")
+            #expect(lines.allSatisfy { $0["id"] == .string(id) })
+            #expect(lines.last?["error"] == "no luck")
+
+            let missing = try await sidecarctl(["tasks", "watch", "t00000000000000ff"], daemon)
+            #expect(missing.status == .exited(1) && missing.standardError.hasPrefix("error -32004: "), "\(missing.standardError)")
+        }
     }
 
     @Test func sidecarctlRunPrintsBothStreamsAndExitsWithTheCommandsStatus() async throws {

@@ -61,7 +61,11 @@ enum TaskMethods {
                 connection.notifier.send(RPCNotification(method: "tasks.changed", params: params), coalescingKey: "tasks.\(taskID)")
             }
             connection.onClose(service: "tasks") { tasks.connectionClosed(connection.info.id) }
-            return .later(tasks.subscribe(subscriber).map { ["subscription": .int(Int64($0))] })
+            return .later(tasks.subscribe(subscriber).map { subscription, task in
+                var result: JSONObject = ["subscription": .int(Int64(subscription))]
+                if id != nil { result["task"] = task?.jsonValue ?? .null }
+                return .object(result)
+            })
         })
         router.register("tasks.unsubscribe", .onLoop { context in
             let id = try context.params.requiredInt("subscription", range: 0...Int64.max)
