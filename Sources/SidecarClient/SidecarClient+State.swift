@@ -225,9 +225,9 @@ public struct StateAPI: Sendable {
             of: JSONValue.self,
             bufferingPolicy: .bufferingNewest(max(1, bufferSize))
         )
-        let subscription = StateSubscription(continuation: continuation)
+        let subscription = StateSubscription(selector: selector, continuation: continuation)
         let client = self.client
-        let task = Task { await subscription.run(client: client, selector: selector) }
+        let task = Task { await subscription.driver.run(subscription, client: client) }
         continuation.onTermination = { _ in task.cancel() }
         return stream
     }

@@ -234,9 +234,9 @@ public struct TasksAPI: Sendable {
             of: TaskInfo.self,
             bufferingPolicy: .bufferingNewest(max(1, bufferSize))
         )
-        let watch = TaskWatch(taskID: id, continuation: continuation)
+        let watch = TaskWatch(taskID: id, kind: kind, continuation: continuation)
         let client = self.client
-        let task = Task { await watch.run(client: client, kind: kind) }
+        let task = Task { await watch.driver.run(watch, client: client) }
         continuation.onTermination = { _ in task.cancel() }
         return stream
     }

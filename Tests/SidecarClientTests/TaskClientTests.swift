@@ -215,7 +215,7 @@ struct TaskClientTests {
                 let finished = try await changes.next()
                 #expect(finished?.status == .succeeded && finished?.result == "done")
                 #expect(try await changes.next() == nil, "the watch of a task ends with it")
-                try await waitUntil { await client.subscriptions.liveCount == 0 }
+                try await waitUntil { client.subscriptions.liveCount == 0 }
 
                 // A finished task: the watch yields it once and ends.
                 var done = client.tasks.watch(id: id).makeAsyncIterator()
@@ -241,7 +241,7 @@ struct TaskClientTests {
                     return seen
                 }
                 // Routed once the daemon has answered tasks.subscribe: from then on it watches.
-                try await waitUntil { await client.subscriptions.routeCount == 1 }
+                try await waitUntil { client.subscriptions.routeCount == 1 }
                 let (other, _) = try await client.tasks.submit(kind: "test.other")
                 let (mine, _) = try await client.tasks.submit(kind: "test.kind")
                 _ = try await client.tasks.cancel(other)
@@ -249,7 +249,7 @@ struct TaskClientTests {
                 let seen = try await watching.value
                 #expect(seen.map(\.0) == [mine, mine], "only tasks of the kind: \(seen)")
                 #expect(seen.map(\.1) == [.queued, .cancelled])
-                try await waitUntil { await client.subscriptions.liveCount == 0 }
+                try await waitUntil { client.subscriptions.liveCount == 0 }
             }
         }
     }
