@@ -32,11 +32,12 @@ run: release
 	.build/release/sidecard $(ARGS)
 
 ## Tests that assert how long something takes (a dead or hung Redis must cost a caller at most
-## its timeout) run on their own after the rest: in one process with ~400 tests, many of which
+## its timeout), or whose own process must keep a worker's lease alive with heartbeats, run on
+## their own after the rest: in one process with ~400 tests, many of which
 ## block a thread while they wait on a daemon, a task can wait seconds for a free thread, and
 ## that wait is the test process's, not the code's under test.
 ## Each runs in its own process, since they also block threads while they wait.
-TIMING_TESTS = SidecarRedisTests CacheFailoverTests ProcessRunnerTests
+TIMING_TESTS = SidecarRedisTests CacheFailoverTests ProcessRunnerTests TaskWorkerClientTests
 
 ## Build everything and run the whole test suite against real daemons.
 test: test-deps check-openrpc
