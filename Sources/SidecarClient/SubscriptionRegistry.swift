@@ -36,8 +36,10 @@ final class SubscriptionRegistry: @unchecked Sendable {
     /// The most subscriptions with early notifications held: ids never registered (another
     /// caller's raw `state.subscribe`, or an abandoned one) must not pile up.
     private static let earlyKeyLimit = 256
-    /// The most early notifications held per subscription (the newest are kept).
-    private static let earlyPerKeyLimit = 64
+    /// The most early notifications held per subscription, the newest kept: they only bridge
+    /// the moment between a subscribe call's answer and its registration (a task watch may
+    /// skip a state then, as a slow reader's coalesced notifications do).
+    private static let earlyPerKeyLimit = 16
 
     private let lock = NSLock()
     private var epoch = 0
