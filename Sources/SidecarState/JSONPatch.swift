@@ -78,13 +78,18 @@ public struct JSONPatch: Sendable, Hashable {
     public var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)  // a one-operation patch of a small value fits
+        writeJSON(into: &bytes)
+        return bytes
+    }
+
+    /// Appends ``jsonText``'s bytes to `bytes`: a writer of many patches reuses one buffer.
+    public func writeJSON(into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "["))
         for (index, operation) in operations.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             operation.writeJSON(into: &bytes)
         }
         bytes.append(UInt8(ascii: "]"))
-        return bytes
     }
 
     /// Applies the patch to `document` in place, all operations or none.
@@ -174,7 +179,8 @@ extension JSONPatch.Operation {
             if !first { bytes.append(UInt8(ascii: ",")) }
             bytes.append(UInt8(ascii: "\""))
             bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(UInt8(ascii: ":"))
         }
         bytes.append(UInt8(ascii: "{"))
         member("op", first: true)

@@ -85,14 +85,21 @@ enum StateStorage {
         let insert = try db.cachedStatement(
             sql: "INSERT INTO state_change (revision, time, action, path, patch, inverse) VALUES (?, ?, ?, ?, ?, ?)"
         )
+        // One buffer each for the patch and its inverse, reused: SQLite copies what is bound.
+        var patch: [UInt8] = []
+        var inverse: [UInt8] = []
+        patch.reserveCapacity(256)
+        inverse.reserveCapacity(256)
         for (change, snapshot) in changes {
             var binder = StatementBinder(insert)
             binder.bind(change.revision)
             binder.bind(change.timeMilliseconds)
             binder.bind(change.action)
             binder.bind(change.path.description)
-            let patch = change.patch.jsonBytes
-            let inverse = change.inverse.jsonBytes
+            patch.removeAll(keepingCapacity: true)
+            inverse.removeAll(keepingCapacity: true)
+            change.patch.writeJSON(into: &patch)
+            change.inverse.writeJSON(into: &inverse)
             binder.bind(utf8: patch)
             binder.bind(utf8: inverse)
             try binder.execute()
