@@ -126,21 +126,53 @@ struct StateClientTests {
     }
 
     @Test func resubscribesAfterTheDaemonIsKilledAndRestarted() async throws {
+        try await withWatchedFileAcrossACrash { daemon in
+            try daemon.restart()
+        } then: { client, values in
+            try await client.state.set("/workspace/file", "c.md")
+            #expect(try await values.next() == "c.md")
+        }
+    }
+
+    /// A daemon that dies after accepting the reconnect but before answering (a crash during
+    /// a restart): the subscription's call fails with the connection, and the stream must
+    /// subscribe again on the next connection rather than end with that error. The dying
+    /// daemon is a bare listener: it takes the connection, reads the request, and closes.
+    @Test func aSubscriptionSurvivesAReconnectThatClosesBeforeTheReply() async throws {
+        try await withWatchedFileAcrossACrash { daemon in
+            _ = unlink(daemon.socketPath)
+            let dying = try UnixSocket.listening(on: daemon.socketPath)
+            #expect(UnixSocket.waitReadable(dying, timeout: 10), "the client reconnects")
+            let accepted = accept(dying, nil, nil)
+            #expect(UnixSocket.waitReadable(accepted, timeout: 10), "and sends its request")
+            var request = [UInt8](repeating: 0, count: 4096)
+            let count = read(accepted, &request, request.count)
+            #expect(String(decoding: request.prefix(max(count, 0)), as: UTF8.self).contains("state.subscribe"))
+            close(accepted)
+            close(dying)
+            _ = unlink(daemon.socketPath)
+            try daemon.restart()
+        } then: { _, _ in }
+    }
+
+    /// A client that reconnects quickly watches `/workspace/file` ("a.md"); the daemon is
+    /// killed, `restart` brings it back, and another process writes "b.md": the stream must end
+    /// on "b.md". Then `then` runs with the client and the stream.
+    private func withWatchedFileAcrossACrash(
+        restart: (DaemonProcess) async throws -> Void,
+        then: (SidecarClient, inout AsyncThrowingStream<JSONValue, any Error>.Iterator) async throws -> Void
+    ) async throws {
         try await withDaemon(clientTestDaemonArguments) { daemon in
             var configuration = SidecarClient.Configuration()
             configuration.reconnect = ReconnectPolicy(
-                initialDelay: .milliseconds(20),
-                maximumDelay: .milliseconds(200),
-                maximumAttempts: nil,
-                giveUpAfter: .seconds(60)
-            )
+                initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200), maximumAttempts: nil, giveUpAfter: .seconds(60))
             try await SidecarClient.withClient(to: daemon.socketPath, configuration: configuration) { client in
                 try await client.state.set("/workspace/file", "a.md")
                 var values = client.state.subscribe("/workspace/file").makeAsyncIterator()
                 #expect(try await values.next() == "a.md")
 
                 try await daemon.stop(signal: SIGKILL)
-                try daemon.restart()
+                try await restart(daemon)
                 try await daemon.waitUntilReady()
                 // Written by another process while this client reconnects.
                 try await SidecarClient.withClient(to: daemon.socketPath) { other in
@@ -150,49 +182,7 @@ struct StateClientTests {
                 var latest = try await values.next()
                 if latest == "a.md" { latest = try await values.next() }
                 #expect(latest == "b.md")
-
-                try await client.state.set("/workspace/file", "c.md")
-                #expect(try await values.next() == "c.md")
-            }
-            try await daemon.stop()
-        }
-    }
-
-    /// A daemon that dies after accepting the reconnect but before answering (a crash during
-    /// a restart): the subscription's call fails with the connection, and the stream must
-    /// subscribe again on the next connection rather than end with that error. The dying
-    /// daemon is a bare listener: it takes the connection, reads the request, and closes.
-    @Test func aSubscriptionSurvivesAReconnectThatClosesBeforeTheReply() async throws {
-        try await withDaemon(clientTestDaemonArguments) { daemon in
-            var configuration = SidecarClient.Configuration()
-            configuration.reconnect = ReconnectPolicy(
-                initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100), maximumAttempts: nil, giveUpAfter: .seconds(60))
-            try await SidecarClient.withClient(to: daemon.socketPath, configuration: configuration) { client in
-                try await client.state.set("/workspace/file", "a.md")
-                var values = client.state.subscribe("/workspace/file").makeAsyncIterator()
-                #expect(try await values.next() == "a.md")
-
-                try await daemon.stop(signal: SIGKILL)
-                _ = unlink(daemon.socketPath)
-                let dying = try UnixSocket.listening(on: daemon.socketPath)
-                #expect(UnixSocket.waitReadable(dying, timeout: 10), "the client reconnects")
-                let accepted = accept(dying, nil, nil)
-                #expect(UnixSocket.waitReadable(accepted, timeout: 10), "and sends its request")
-                var request = [UInt8](repeating: 0, count: 4096)
-                let count = read(accepted, &request, request.count)
-                #expect(String(decoding: request.prefix(max(count, 0)), as: UTF8.self).contains("state.subscribe"))
-                close(accepted)
-                close(dying)
-                _ = unlink(daemon.socketPath)
-
-                try daemon.restart()
-                try await daemon.waitUntilReady()
-                try await SidecarClient.withClient(to: daemon.socketPath) { other in
-                    try await other.state.set("/workspace/file", "b.md")
-                }
-                var latest = try await values.next()
-                if latest == "a.md" { latest = try await values.next() }
-                #expect(latest == "b.md")
+                try await then(client, &values)
             }
             try await daemon.stop()
         }
