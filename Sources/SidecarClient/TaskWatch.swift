@@ -56,8 +56,10 @@ final class TaskWatch: DrivenSubscription, @unchecked Sendable {
             guard let early = register() else { return false }
             if let taskID {
                 guard let task = result["task"], !task.isNull else {
+                    // The daemon's own words for an unknown id (`tasks.get`).
                     finishLocked(throwing: SidecarClientError.rpc(RPCError(
-                        code: .notFound, message: "Not found: no task '\(taskID)'", data: ["id": .string(taskID)])))
+                        code: .notFound, message: "Not found: no task with id '\(taskID)' (it may have been purged)",
+                        data: ["id": .string(taskID)])))
                     return true
                 }
                 yieldLocked(task)

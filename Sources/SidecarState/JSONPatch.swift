@@ -71,18 +71,13 @@ public struct JSONPatch: Sendable, Hashable {
     /// The patch as compact JSON text, the same as `JSONWriter.string(jsonValue)` without
     /// building the intermediate value.
     public var jsonText: String {
-        String(decoding: jsonBytes, as: UTF8.self)
-    }
-
-    /// ``jsonText`` as UTF-8 bytes, which is what the change log stores (two patches per change).
-    public var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)  // a one-operation patch of a small value fits
         writeJSON(into: &bytes)
-        return bytes
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Appends ``jsonText``'s bytes to `bytes`: a writer of many patches reuses one buffer.
+    /// Appends ``jsonText``'s bytes to `bytes`, which is what the change log stores (two patches
+    /// per change): a writer of many patches reuses one buffer.
     public func writeJSON(into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "["))
         for (index, operation) in operations.enumerated() {

@@ -54,11 +54,10 @@ enum StateStorage {
         var replayed = 0
         var replayedBytes = 0
         while let row = try rows.next() {
-            let patchText: String = row["patch"]
-            let inverseText: String = row["inverse"]
-            replayedBytes += patchText.utf8.count + inverseText.utf8.count
+            let stored = try storedChange(from: row)
+            replayedBytes += stored.logBytes
             replayed += 1
-            try document.replay(try change(from: row))
+            try document.replay(stored.change)
         }
         let policy = SnapshotPolicy(
             minimumChanges: snapshotMinimumChanges, changesSinceSnapshot: replayed,
@@ -161,10 +160,15 @@ enum StateStorage {
     }
 
     private static func change(from row: Row) throws -> StateChange {
+        try storedChange(from: row).change
+    }
+
+    /// A change log row, and the bytes of its patch and inverse (what ``SnapshotPolicy`` counts).
+    private static func storedChange(from row: Row) throws -> (change: StateChange, logBytes: Int) {
         let pathText: String = row["path"]
         let patchText: String = row["patch"]
         let inverseText: String = row["inverse"]
-        return StateChange(
+        let change = StateChange(
             revision: row["revision"],
             action: row["action"],
             timeMilliseconds: row["time"],
@@ -172,6 +176,7 @@ enum StateStorage {
             patch: try JSONPatch(json: try JSONParser.parse(patchText)),
             inverse: try JSONPatch(json: try JSONParser.parse(inverseText))
         )
+        return (change, patchText.utf8.count + inverseText.utf8.count)
     }
 }
 

@@ -312,10 +312,9 @@ public final class TaskScheduler: Sendable {
         guard !watching.isEmpty else { return }
         watching.sort { $0.id < $1.id }
         let taskJSON = task.jsonValue
-        var sent: Set<UInt64> = []
-        for (_, subscriber) in watching where sent.insert(subscriber.connectionID).inserted {
-            let ids = watching.filter { $0.subscriber.connectionID == subscriber.connectionID }.map { JSONValue.int(Int64($0.id)) }
-            subscriber.send(task.id, ["subscriptions": .array(ids), "task": taskJSON])
+        for connection in Dictionary(grouping: watching, by: \.subscriber.connectionID).values {
+            let ids = connection.map { JSONValue.int(Int64($0.id)) }
+            connection[0].subscriber.send(task.id, ["subscriptions": .array(ids), "task": taskJSON])
         }
     }
 

@@ -28,7 +28,7 @@ enum CacheMethods {
             let ttl = try context.params.int("ttl", default: cache.configuration.defaultTTL, range: 0...Int64(Int32.max))
             let lease = try context.params.optionalString("lease")
             guard cache.eventLoop.inEventLoop else {
-                return .later(cache.set(key, value: value, encoded: encoded, ttl: ttl, lease: lease).map { ["stored": true] })
+                return .encodedAfter(cache.set(key, value: value, encoded: encoded, ttl: ttl, lease: lease), stored)
             }
             // Without Redis the set is complete once L1 has it; with Redis, once it is written through.
             guard let writtenThrough = try cache.setOnLoop(key, value: value, encoded: encoded, ttl: ttl, lease: lease) else {

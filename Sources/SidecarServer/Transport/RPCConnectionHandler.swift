@@ -196,6 +196,11 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         /// A result already written as JSON text.
         case encoded(id: RPCID, result: EncodedJSON)
 
+        /// The response carrying `value` as the result of request `id`.
+        static func result(_ id: RPCID, _ value: JSONValue) -> Answer {
+            .response(RPCResponse(id: id, result: value))
+        }
+
         /// As a response value, for a batch reply (which is assembled from values).
         var decoded: RPCResponse? {
             switch self {
@@ -267,9 +272,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 return .encoded(id: id, result: result)
             case .later(let future):
                 guard let context else { return .response(nil) }  // closed: nobody to answer
-                awaitReply(future, request: request, routeIndex: route.index, started: started, context: context, completion: completion) {
-                    .response(RPCResponse(id: $0, result: $1))
-                }
+                awaitReply(future, request: request, routeIndex: route.index, started: started, context: context,
+                           completion: completion, success: Answer.result)
                 return nil
             case .encodedAfter(let done, let result):
                 guard let context else { return .response(nil) }  // closed: nobody to answer
@@ -319,9 +323,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     ) {
         let promise = context.eventLoop.makePromise(of: JSONValue.self)
         promise.completeWithTask { try await run(requestContext) }
-        awaitReply(promise.futureResult, request: request, routeIndex: routeIndex, started: started, context: context, completion: completion) {
-            .response(RPCResponse(id: $0, result: $1))
-        }
+        awaitReply(promise.futureResult, request: request, routeIndex: routeIndex, started: started, context: context,
+                   completion: completion, success: Answer.result)
     }
 
     /// Answers `request` once `future` completes, with `success` of its value or with its
