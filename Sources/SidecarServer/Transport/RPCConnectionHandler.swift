@@ -9,9 +9,8 @@ import SidecarProtocol
 /// It lives on the connection's event loop and owns all of the connection's mutable state.
 /// Waiting handlers run as tasks; their responses come back to the loop and are written
 /// whenever they are ready, so they never hold up the requests behind them.
-final class RPCConnectionHandler: ChannelDuplexHandler {
+final class RPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
     private let router: MethodRouter
@@ -39,8 +38,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var clockMark = NIODeadline.now()
     /// Waiting handlers started and not yet answered.
     private var waitingRequests = 0
-    /// A `read` held back because the peer is not reading what we send (back-pressure).
-    private var readHeldBack = false
+    /// Whether reading is paused (the channel's `autoRead` is off): the peer is not reading
+    /// what we send (back-pressure), or no new request is to be started.
+    private var readingPaused = false
     /// No new request is started: the daemon is shutting down, or the peer has finished
     /// sending (half-close). The connection closes once the waiting requests are answered.
     private var isWindingDown = false
@@ -109,24 +109,23 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    func read(context: ChannelHandlerContext) {
-        // Back-pressure: a peer that does not read its responses gets no more requests read.
-        guard context.channel.isWritable, !isWindingDown else {
-            readHeldBack = !isWindingDown
-            return
-        }
-        context.read()
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { sendHeldNotifications(context: context) }
+        updateReading(context: context)
+        context.fireChannelWritabilityChanged()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            sendHeldNotifications(context: context)
-            if readHeldBack {
-                readHeldBack = false
-                context.read()
-            }
-        }
-        context.fireChannelWritabilityChanged()
+    /// Back-pressure: a peer that does not read its responses gets no more requests read,
+    /// and nothing more is read once no new request is to be started.
+    ///
+    /// Reading is paused through the channel's `autoRead` rather than by holding back
+    /// `read` events in this handler: that keeps the handler out of the outbound path, which
+    /// every read of every connection would otherwise pass through.
+    private func updateReading(context: ChannelHandlerContext) {
+        let pause = isWindingDown || !context.channel.isWritable
+        guard pause != readingPaused, let options = context.channel.syncOptions else { return }
+        readingPaused = pause
+        try? options.setOption(ChannelOptions.autoRead, value: !pause)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -134,11 +133,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         case is ChannelShouldQuiesceEvent:
             // Shutdown: requests already started finish; frames that arrive from now on are not started.
             isWindingDown = true
+            updateReading(context: context)
             closeIfWoundDown(context: context)
             return
         case ChannelEvent.inputClosed:
             // The peer has sent all it will (`nc -N`, a one-shot script): answer what it sent, then close.
             isWindingDown = true
+            updateReading(context: context)
             closeIfWoundDown(context: context)
             return
         default:
