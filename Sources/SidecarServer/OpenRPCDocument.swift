@@ -200,6 +200,7 @@ enum OpenRPCDocument {
                 },
                 "utilisation": { "writer": 0.004, "readers": 0.0003 },
                 "transactions": { "commits": 24, "failed": 0, "writes": 40, "failedWrites": 1, "largestBatch": 6 },
+                "checkpoints": { "count": 2, "totalMs": 3.1, "meanMs": 1.55, "maxMs": 2.0, "onWriter": 0, "walFrames": 312 },
                 "slowQueryThresholdMs": 50,
                 "slowQueries": [
                   { "sql": "SELECT value FROM meta WHERE key = ?", "durationMs": 63.5, "at": "2026-01-01T00:00:00.250Z" }
@@ -2453,6 +2454,10 @@ enum OpenRPCDocument {
             "type": "object",
             "description": "Group commit: `commits` (transactions committed), `failed` (transactions rolled back), `writes` (writes acknowledged), `failedWrites`, `largestBatch` (most writes in one transaction).",
             "additionalProperties": { "type": "integer", "minimum": 0 }
+          },
+          "checkpoints": {
+            "type": "object",
+            "description": "WAL checkpoints, which run on a connection of their own so that the writer does not wait for them: `count`, `totalMs`, `meanMs`, `maxMs` of those run in the background (one per 1000 pages the WAL grows by, and one 100 ms after a checkpoint that commits overtook); `onWriter`, commits after which the writer checkpointed itself because the WAL had reached 8000 pages; `walFrames`, the WAL's length in pages after the latest commit."
           },
           "slowQueryThresholdMs": { "type": "number", "minimum": 0, "description": "`--slow-query-ms`: statements at least this slow are logged." },
           "slowQueries": {

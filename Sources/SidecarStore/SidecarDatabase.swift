@@ -37,6 +37,7 @@ public final class SidecarDatabase: Sendable {
 
     let pool: DatabasePool
     private let instrumentation: DatabaseInstrumentation
+    private let checkpointer: WALCheckpointer
     let committer: GroupCommitter
 
     // MARK: - Opening
@@ -79,16 +80,23 @@ public final class SidecarDatabase: Sendable {
         } catch {
             throw Self.openError(path, error)
         }
+        let checkpointer: WALCheckpointer
         do {
             try Self.setUp(pool, configuration: configuration, migrations: migrations)
-        } catch {
+            checkpointer = try WALCheckpointer(path: path, busyTimeout: configuration.busyTimeout)
+            pool.writeWithoutTransaction { db in checkpointer.install(on: db) }
+        } catch let error as SidecarDatabaseError {
             try? pool.close()
             throw error
+        } catch {
+            try? pool.close()
+            throw Self.openError(path, error)
         }
 
         self.configuration = configuration
         self.pool = pool
         self.instrumentation = instrumentation
+        self.checkpointer = checkpointer
         self.committer = GroupCommitter(
             pool: pool, instrumentation: instrumentation,
             maximumBatch: configuration.maximumWritesPerTransaction)
@@ -318,6 +326,7 @@ public final class SidecarDatabase: Sendable {
     ///  "poolWaitMs": {"read": {"count", "totalMs", "meanMs", "maxMs"}, "write": {...}},
     ///  "utilisation": {"writer": 0.02, "readers": 0.004},
     ///  "transactions": {"commits", "failed", "writes", "failedWrites", "largestBatch"},
+    ///  "checkpoints": {"count", "totalMs", "meanMs", "maxMs", "onWriter", "walFrames"},
     ///  "slowQueryThresholdMs": 50,
     ///  "slowQueries": [{"sql": "SELECT ...", "durationMs": 72.0, "at": "2025-01-01T12:00:00.000Z"}]}
     /// ```
@@ -329,7 +338,9 @@ public final class SidecarDatabase: Sendable {
     /// ``SidecarDatabaseConfiguration/maximumReaderCount`` connections. `slowQueries` holds the
     /// last ``SidecarDatabaseConfiguration/slowQueryLogCapacity`` entries, oldest first.
     public func metricsSnapshot() -> JSONValue {
-        instrumentation.snapshot()
+        var metrics = instrumentation.snapshot().objectValue ?? [:]
+        metrics["checkpoints"] = checkpointer.json()
+        return .object(metrics)
     }
 
     /// The slow-query log, oldest first.
@@ -345,6 +356,7 @@ public final class SidecarDatabase: Sendable {
     /// - Throws: a GRDB `DatabaseError` if SQLite cannot close a connection.
     public func close() async throws {
         await committer.close()
+        try? checkpointer.close()
         // SQLite folds the WAL back into the main file only when the last connection closes,
         // and that is a read-only reader here, which cannot. A checkpoint now leaves a
         // self-contained main file and an empty WAL. If it fails (another process is reading)

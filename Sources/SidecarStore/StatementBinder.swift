@@ -38,7 +38,7 @@ public struct StatementBinder {
     /// Binds the next parameter to the text `utf8` holds (valid UTF-8, such as JSON that
     /// `JSONWriter` wrote), without making a `String` of it first.
     public mutating func bind(utf8 bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { buffer in
+        _ = bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { text in
                 if let start = text.baseAddress {
                     sqlite3_bind_text(handle, index, start, Int32(text.count), Self.transient)

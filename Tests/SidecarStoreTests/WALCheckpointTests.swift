@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+import SidecarProtocol
+import Testing
+@testable import SidecarStore
+
+/// The WAL is copied into the main file by checkpoints on a connection of their own, so that
+/// the writer never stalls on one; these tests check that the WAL still stays short.
+@Suite("WAL checkpoints")
+struct WALCheckpointTests {
+    /// A row large enough that each commit adds a page or more to the WAL.
+    private static let largeValue = String(repeating: "x", count: 3_000)
+
+    @Test("a long run of commits is checkpointed in the background, and the WAL starts over once writes pause")
+    func backgroundCheckpointsKeepTheWALShort() async throws {
+        try await withScratchDirectory { directory in
+            let database = try openDatabase(in: directory, migrations: [itemsMigration])
+            let writes = 1_200
+            for id in 0..<writes {
+                try await database.write { db in
+                    try db.execute(sql: "INSERT INTO items (id, value) VALUES (?, ?)", arguments: [id, Self.largeValue])
+                }
+            }
+            let afterRun = checkpoints(database)
+            #expect(afterRun.count >= 1, "\(writes) commits of a page each passed the 1000-page interval")
+            #expect(afterRun.onWriter == 0, "the writer paused between commits: the background kept up")
+
+            // Once a background checkpoint has copied the whole WAL, the next commit starts it
+            // over from its first page.
+            var startedOver = false
+            for id in writes..<(writes + 250) where !startedOver {
+                try await database.write { db in
+                    try db.execute(sql: "INSERT INTO items (id, value) VALUES (?, ?)", arguments: [id, "small"])
+                }
+                startedOver = checkpoints(database).walFrames < 100
+                if !startedOver { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(startedOver, "WAL still \(checkpoints(database).walFrames) pages long")
+
+            // Nothing was lost on the way: an independent connection reads every row.
+            let independent = try DatabaseQueue(path: database.path)
+            let count = try await independent.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items WHERE length(value) = 3000") }
+            #expect(count == writes)
+            try independent.close()
+            try await database.close()
+        }
+    }
+
+    @Test("the checkpoint figures are in the metrics")
+    func metricsCarryTheCheckpoints() async throws {
+        try await withScratchDirectory { directory in
+            let database = try openDatabase(in: directory, migrations: [itemsMigration])
+            try await database.write { db in
+                try db.execute(sql: "INSERT INTO items (id, value) VALUES (1, 'one')")
+            }
+            let figures = try #require(database.metricsSnapshot()["checkpoints"])
+            #expect(figures["count"] == .int(0))
+            #expect(figures["onWriter"] == .int(0))
+            #expect(figures["walFrames"]?.intValue ?? 0 > 0, "the insert is in the WAL")
+            #expect(figures["maxMs"] != nil)
+            try await database.close()
+        }
+    }
+
+    private struct Figures {
+        var count: Int64
+        var onWriter: Int64
+        var walFrames: Int64
+    }
+
+    private func checkpoints(_ database: SidecarDatabase) -> Figures {
+        let figures = database.metricsSnapshot()["checkpoints"]
+        return Figures(
+            count: figures?["count"]?.intValue ?? -1,
+            onWriter: figures?["onWriter"]?.intValue ?? -1,
+            walFrames: figures?["walFrames"]?.intValue ?? -1)
+    }
+}
