@@ -86,12 +86,18 @@ public struct JSONParser {
         }
     }
 
+    /// The members an object has room for once its first one is parsed.
+    private static let initialObjectCapacity = 4
+
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         var members = JSONObject()
         // Duplicate names: the last one wins, as in most parsers (RFC 8259 leaves it open).
         try forEachObjectMember { parser throws(JSONParseError) in
             try parser.parseString()
         } value: { key, parser throws(JSONParseError) in
+            // Room for a few members at once: most objects that arrive (request params) are
+            // small, and growing one member at a time would allocate again for each.
+            if members.isEmpty { members.reserveCapacity(Self.initialObjectCapacity) }
             members[key] = try parser.parseValue()
         }
         return .object(members)

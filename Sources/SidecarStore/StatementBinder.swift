@@ -27,25 +27,32 @@ public struct StatementBinder {
 
     /// Binds the next parameter to `text`, or to NULL.
     public mutating func bind(_ text: String?) {
-        if let text {
-            sqlite3_bind_text(handle, index, text, -1, Self.transient)
-        } else {
+        guard var text else {
             sqlite3_bind_null(handle, index)
+            index += 1
+            return
         }
-        index += 1
+        // Through `withUTF8`, not by passing the String as a C string: a short string has no
+        // storage of its own, and that conversion would allocate a copy of it for every row.
+        text.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { bind(text: $0) }
+        }
     }
 
     /// Binds the next parameter to the text `utf8` holds (valid UTF-8, such as JSON that
     /// `JSONWriter` wrote), without making a `String` of it first.
     public mutating func bind(utf8 bytes: [UInt8]) {
-        _ = bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { text in
-                if let start = text.baseAddress {
-                    sqlite3_bind_text(handle, index, start, Int32(text.count), Self.transient)
-                } else {
-                    sqlite3_bind_text(handle, index, "", 0, Self.transient)  // a null pointer would bind NULL
-                }
-            }
+        bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { bind(text: $0) }
+        }
+    }
+
+    /// Binds the next parameter to the UTF-8 text in `text` (which SQLite copies).
+    private mutating func bind(text: UnsafeBufferPointer<CChar>) {
+        if let start = text.baseAddress {
+            sqlite3_bind_text(handle, index, start, Int32(text.count), Self.transient)
+        } else {
+            sqlite3_bind_text(handle, index, "", 0, Self.transient)  // a null pointer would bind NULL
         }
         index += 1
     }
