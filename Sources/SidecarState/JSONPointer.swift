@@ -36,41 +36,44 @@ public struct JSONPointer: Sendable, Hashable {
     /// - Throws: ``JSONPointerError`` of kind ``JSONPointerError/Kind/invalidSyntax`` when the text
     ///   does not start with `/` or holds a `~` not followed by `0` or `1`.
     public init(_ text: String) throws(JSONPointerError) {
-        let utf8 = text.utf8
-        guard let first = utf8.first else {
-            self.tokens = []
-            return
-        }
+        var text = text
+        // Over the UTF-8 bytes in place: walking String.UTF8View index by index cost more than
+        // the rest of a `state.get`.
+        let parsed = text.withUTF8 { utf8 in Result { () throws(JSONPointerError) in try Self.tokens(of: utf8) } }
+        self.tokens = try parsed.get()
+    }
+
+    /// The unescaped tokens of the pointer whose text is `utf8`.
+    private static func tokens(of utf8: UnsafeBufferPointer<UInt8>) throws(JSONPointerError) -> [String] {
+        guard let first = utf8.first else { return [] }
         guard first == UInt8(ascii: "/") else {
+            let text = String(decoding: utf8, as: UTF8.self)
             throw JSONPointerError(
                 kind: .invalidSyntax,
                 pointer: text,
-                message: "invalid JSON Pointer \(Self.quoted(text)): it must be \"\" for the whole document "
+                message: "invalid JSON Pointer \(quoted(text)): it must be \"\" for the whole document "
                     + "or start with \"/\", as in \"/settings/theme\""
             )
         }
         var tokens: [String] = []
         tokens.reserveCapacity(Self.slashCount(utf8))
-        var start = utf8.index(after: utf8.startIndex)
-        var index = start
+        var start = 1
         var hasTilde = false
-        while true {
-            if index == utf8.endIndex || utf8[index] == UInt8(ascii: "/") {
-                let segment = utf8[start..<index]
+        for index in 1...utf8.count {
+            if index == utf8.count || utf8[index] == UInt8(ascii: "/") {
+                let segment = UnsafeBufferPointer(rebasing: utf8[start..<index])
                 tokens.append(
                     hasTilde
-                        ? try Self.unescape(segment, in: text)
+                        ? try Self.unescape(segment, at: start, in: utf8)
                         : String(decoding: segment, as: UTF8.self)
                 )
-                guard index != utf8.endIndex else { break }
-                start = utf8.index(after: index)
+                start = index + 1
                 hasTilde = false
             } else if utf8[index] == UInt8(ascii: "~") {
                 hasTilde = true
             }
-            index = utf8.index(after: index)
         }
-        self.tokens = tokens
+        return tokens
     }
 
     /// Whether this is the pointer to the whole document.
@@ -95,38 +98,42 @@ public struct JSONPointer: Sendable, Hashable {
 
     // MARK: - Parsing helpers
 
-    private static func slashCount(_ utf8: String.UTF8View) -> Int {
+    private static func slashCount(_ utf8: UnsafeBufferPointer<UInt8>) -> Int {
         var count = 0
         for byte in utf8 where byte == UInt8(ascii: "/") { count += 1 }
         return count
     }
 
-    private static func unescape(_ segment: Substring.UTF8View, in text: String) throws(JSONPointerError) -> String {
+    /// Unescapes the token `segment`, which starts at byte `offset` of the pointer `text`.
+    private static func unescape(
+        _ segment: UnsafeBufferPointer<UInt8>, at offset: Int, in text: UnsafeBufferPointer<UInt8>
+    ) throws(JSONPointerError) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(segment.count)
-        var index = segment.startIndex
-        while index != segment.endIndex {
+        var index = 0
+        while index < segment.count {
             let byte = segment[index]
-            index = segment.index(after: index)
+            index += 1
             guard byte == UInt8(ascii: "~") else {
                 bytes.append(byte)
                 continue
             }
-            let next = index == segment.endIndex ? nil : segment[index]
+            let next = index == segment.count ? nil : segment[index]
             switch next {
             case UInt8(ascii: "0"): bytes.append(UInt8(ascii: "~"))
             case UInt8(ascii: "1"): bytes.append(UInt8(ascii: "/"))
             default:
-                let offset = text.utf8.distance(from: text.utf8.startIndex, to: index) - 1
-                let problem = next.map { "\"~\(Character(Unicode.Scalar($0)))\" at byte \(offset) is not an escape" }
-                    ?? "the \"~\" at byte \(offset) ends a token without \"0\" or \"1\""
+                let pointer = String(decoding: text, as: UTF8.self)
+                let position = offset + index - 1
+                let problem = next.map { "\"~\(Character(Unicode.Scalar($0)))\" at byte \(position) is not an escape" }
+                    ?? "the \"~\" at byte \(position) ends a token without \"0\" or \"1\""
                 throw JSONPointerError(
                     kind: .invalidSyntax,
-                    pointer: text,
-                    message: "invalid JSON Pointer \(quoted(text)): \(problem); write \"~0\" for \"~\" and \"~1\" for \"/\""
+                    pointer: pointer,
+                    message: "invalid JSON Pointer \(quoted(pointer)): \(problem); write \"~0\" for \"~\" and \"~1\" for \"/\""
                 )
             }
-            index = segment.index(after: index)
+            index += 1
         }
         return String(decoding: bytes, as: UTF8.self)
     }
