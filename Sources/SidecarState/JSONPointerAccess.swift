@@ -19,20 +19,25 @@ extension JSONValue {
     /// fewer than `count` tokens.
     func value(at pointer: JSONPointer, droppingLast count: Int) -> JSONValue? {
         guard pointer.tokens.count >= count else { return .none }
-        var current = self
-        for token in pointer.tokens.dropLast(count) {
-            switch current {
-            case .object(let members):
-                guard let member = members[token] else { return .none }
-                current = member
-            case .array(let elements):
-                guard case .index(let index) = JSONPointer.arrayIndex(token), index < elements.count else { return .none }
-                current = elements[index]
-            default:
-                return .none
-            }
+        return value(following: pointer.tokens, from: 0, to: pointer.tokens.count - count)
+    }
+
+    /// The value that `tokens[position..<end]` lead to from this one. Recursive so that each
+    /// container on the way is only borrowed: a loop that kept the current value in a variable
+    /// copied (retained and released) every container it passed.
+    private func value(following tokens: [String], from position: Int, to end: Int) -> JSONValue? {
+        guard position < end else { return self }
+        let token = tokens[position]
+        switch self {
+        case .object(let members):
+            guard let index = members.index(forKey: token) else { return .none }
+            return members.values[index].value(following: tokens, from: position + 1, to: end)
+        case .array(let elements):
+            guard case .index(let index) = JSONPointer.arrayIndex(token), index < elements.count else { return .none }
+            return elements[index].value(following: tokens, from: position + 1, to: end)
+        default:
+            return .none
         }
-        return current
     }
 
     /// Puts `value` at `pointer`, creating missing parent objects: the `state.set` semantics.
