@@ -30,6 +30,9 @@ final class RPCConnectionHandler: ChannelInboundHandler {
     /// The buffer handed to the channel. Once the socket has taken its bytes the channel lets
     /// go of it, so the next flush reuses its storage instead of allocating.
     private var outputBuffer = ByteBuffer()
+    /// The channel's allocator, looked up once: through `context.channel` it cost a retain
+    /// and a release of the channel for every read.
+    private var allocator = ByteBufferAllocator()
     private var isReading = false
     private var lastRoute: (method: String, route: MethodRouter.Route)?
     /// Cuts the inbound bytes into frames.
@@ -71,7 +74,8 @@ final class RPCConnectionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.handle = ConnectionHandle(info: connection, notifier: ConnectionNotifier(handler: self, eventLoop: context.eventLoop))
-        outputBuffer = context.channel.allocator.buffer(capacity: 4096)
+        allocator = context.channel.allocator
+        outputBuffer = allocator.buffer(capacity: 4096)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -97,7 +101,7 @@ final class RPCConnectionHandler: ChannelInboundHandler {
         clockMark = .now()
         frames.append(bytes)
         do {
-            while let frame = try frames.next(allocator: context.channel.allocator) { handle(frame: frame) }
+            while let frame = try frames.next(allocator: allocator) { handle(frame: frame) }
         } catch {
             refuseOversizedFrame(length: error.length, context: context)
         }
@@ -407,7 +411,7 @@ final class RPCConnectionHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(outputBuffer), promise: nil)
         if outputBuffer.capacity > ConnectionOutbox.retainedCapacity {
             // A large response grew it: let the channel keep that one and start small again.
-            outputBuffer = context.channel.allocator.buffer(capacity: 4096)
+            outputBuffer = allocator.buffer(capacity: 4096)
         }
         enforceOutboundLimit(context: context)
     }
