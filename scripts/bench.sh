@@ -30,6 +30,9 @@
 #
 # Environment:
 #   BENCH_SECONDS    measured seconds per run (default 5)
+#   BENCH_ROUNDS     runs of each target per throughput row, taking turns (default 3); the
+#                    figure is each target's median run (by requests/s), so that one run on a
+#                    busy moment of a shared machine does not set the ratio
 #   BENCH_WARMUP     warm-up seconds per run, not counted (default 1)
 #   BENCH_COLD_RUNS  cold-start runs (default 10)
 #   BENCH_NOTIFY_WRITES  counted writes per notification-latency run (default 2000; the run also
@@ -50,6 +53,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
 warmup=${BENCH_WARMUP:-1}
 cold_runs=${BENCH_COLD_RUNS:-10}
 notify_writes=${BENCH_NOTIFY_WRITES:-2000}
@@ -173,6 +177,20 @@ print_pair_row() {
         "${s_p50:-?} / ${s_p99:-?}" "${r_p50:-?} / ${r_p99:-?}" "$(divide "$s_p50" "$r_p50")x"
 }
 
+# row_name OPERATION C D: the part of a row's JSON file names after TARGET- (as run writes them).
+row_name() {
+    if [[ $1 == ping ]]; then echo "$2-$3"; else echo "$1-$2-$3"; fi
+}
+
+# row_label OPERATION C D: a row's label in the report.
+row_label() {
+    case $1 in
+        ping) echo "C=$2 D=$3" ;;
+        cache-*) echo "${1/-/.} C=$2 D=$3" ;;
+        *) echo "$1 C=$2 D=$3" ;;
+    esac
+}
+
 # verdict VALUE OP LIMIT: "met" or "NOT met".
 verdict() {
     awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
@@ -200,8 +218,8 @@ redis_idle_rss=$(rss_mb "$redis_pid")
 run() {
     local target=$1 socket=$2 connections=$3 depth=$4 operation=${5:-ping}
     local extra=("${@:6}")
-    local out=$tmp/$target-$connections-$depth.json
-    [[ $operation == ping ]] || out=$tmp/$target-$operation-$connections-$depth.json
+    local out
+    out=$(run_file "$target" "$connections" "$depth" "$operation")
     note "$target $operation  C=$connections D=$depth  (${seconds}s + ${warmup}s warm-up)"
     if ! "${driver_cpus[@]}" "$loadgen" --target "$target" --socket "$socket" --operation "$operation" \
         --connections "$connections" --depth "$depth" \
@@ -209,6 +227,39 @@ run() {
         note "the $target $operation run at C=$connections D=$depth failed"
         : >"$out"
     fi
+}
+
+# run_file TARGET C D [OPERATION]: where run writes that run's JSON.
+run_file() {
+    echo "$tmp/$1-$(row_name "${4:-ping}" "$2" "$3").json"
+}
+
+# keep_round TARGET C D OPERATION ROUND: sets the run just made aside as round ROUND.
+keep_round() {
+    local out
+    out=$(run_file "$1" "$2" "$3" "$4")
+    mv "$out" "$out.$5"
+}
+
+# keep_median TARGET C D OPERATION: the round with the median requests/s (of those that did not
+# fail) becomes the row's JSON, and the report names every round's requests/s.
+keep_median() {
+    local out file rate
+    out=$(run_file "$1" "$2" "$3" "$4")
+    local -a ranked=()
+    for file in "$out".*; do
+        rate=$(json_field requestsPerSecond <"$file")
+        [[ -n $rate ]] && ranked+=("$rate $file")
+    done
+    if ((${#ranked[@]} == 0)); then
+        : >"$out"
+    else
+        local middle
+        middle=$(printf '%s\n' "${ranked[@]}" | sort -n | sed -n "$(((${#ranked[@]} + 1) / 2))p")
+        cp "${middle#* }" "$out"
+        printf '%s\n' "${ranked[@]}" | sort -n | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }' >"$out.rounds"
+    fi
+    rm -f "$out".[0-9]*
 }
 
 if want core; then
@@ -223,45 +274,31 @@ if want core; then
 
     # MARK: - Throughput and latency
 
-    rows=("1 1" "50 1" "50 16")
-    for index in "${!rows[@]}"; do
-        read -r connections depth <<<"${rows[$index]}"
-        # Alternate which server goes first, so that neither always runs on a warmer machine.
-        if ((index % 2 == 0)); then
-            run sidecar "$sidecar_socket" "$connections" "$depth"
-            run redis "$redis_socket" "$connections" "$depth"
-        else
-            run redis "$redis_socket" "$connections" "$depth"
-            run sidecar "$sidecar_socket" "$connections" "$depth"
-        fi
-    done
-
-    # State rows: the same loop with state.get/GET and state.set/SET of a 64-byte value.
-    state_rows=("get 50 1" "set 50 1")
-    for index in "${!state_rows[@]}"; do
-        read -r operation connections depth <<<"${state_rows[$index]}"
-        if ((index % 2 == 0)); then
-            run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
-            run redis "$redis_socket" "$connections" "$depth" "$operation"
-        else
-            run redis "$redis_socket" "$connections" "$depth" "$operation"
-            run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
-        fi
-    done
-
+    # Each row: BENCH_ROUNDS runs of each server, taking turns (which goes first alternates by
+    # row and by round, so that neither always runs on a warmer machine); each server's median
+    # run is its figure.
+    rows=("ping 1 1" "ping 50 1" "ping 50 16")
+    # State rows: state.get/GET and state.set/SET of a 64-byte value.
+    rows+=("get 50 1" "set 50 1")
     # Cache rows: cache.get of a key set once before the run (without expiry), which every reply
     # must answer from L1 (sidecar-loadgen fails the run otherwise), vs GET; cache.set vs SET; both of
     # a 64-byte value, at C=50 without and with pipelining.
-    cache_rows=("cache-get 50 1" "cache-get 50 16" "cache-set 50 1" "cache-set 50 16")
-    for index in "${!cache_rows[@]}"; do
-        read -r operation connections depth <<<"${cache_rows[$index]}"
-        if ((index % 2 == 0)); then
-            run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
-            run redis "$redis_socket" "$connections" "$depth" "$operation"
-        else
-            run redis "$redis_socket" "$connections" "$depth" "$operation"
-            run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
-        fi
+    rows+=("cache-get 50 1" "cache-get 50 16" "cache-set 50 1" "cache-set 50 16")
+    for index in "${!rows[@]}"; do
+        read -r operation connections depth <<<"${rows[$index]}"
+        for ((round = 1; round <= rounds; round++)); do
+            if (((index + round) % 2 == 1)); then
+                run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
+                run redis "$redis_socket" "$connections" "$depth" "$operation"
+            else
+                run redis "$redis_socket" "$connections" "$depth" "$operation"
+                run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
+            fi
+            keep_round sidecar "$connections" "$depth" "$operation" "$round"
+            keep_round redis "$connections" "$depth" "$operation" "$round"
+        done
+        keep_median sidecar "$connections" "$depth" "$operation"
+        keep_median redis "$connections" "$depth" "$operation"
     done
 
     # MARK: - The L2 path
@@ -443,32 +480,28 @@ report=$tmp/report.txt
         printf '%-20s %14s %14s %7s %21s %21s %9s\n' \
             row "sidecar req/s" "redis req/s" ratio "sidecar p50/p99 µs" "redis p50/p99 µs" "p50 ratio"
         for row in "${rows[@]}"; do
-            read -r connections depth <<<"$row"
-            print_pair_row "C=$connections D=$depth" "$connections-$depth"
-            case "$connections-$depth" in
-                50-1) ratio_50_1=$(divide "$s_rps" "$r_rps") ;;
-                50-16) ratio_50_16=$(divide "$s_rps" "$r_rps") ;;
-                1-1) p50_ratio_1_1=$(divide "$s_p50" "$r_p50") ;;
-            esac
-        done
-        for row in "${state_rows[@]}"; do
             read -r operation connections depth <<<"$row"
-            print_pair_row "$operation C=$connections D=$depth" "$operation-$connections-$depth"
-            case $operation in
-                get) ratio_get=$(divide "$s_rps" "$r_rps") ;;
-                set) ratio_set=$(divide "$s_rps" "$r_rps") ;;
-            esac
-        done
-        for row in "${cache_rows[@]}"; do
-            read -r operation connections depth <<<"$row"
-            print_pair_row "${operation/-/.} C=$connections D=$depth" "$operation-$connections-$depth"
+            print_pair_row "$(row_label "$operation" "$connections" "$depth")" "$(row_name "$operation" "$connections" "$depth")"
             case "$operation-$connections-$depth" in
+                ping-50-1) ratio_50_1=$(divide "$s_rps" "$r_rps") ;;
+                ping-50-16) ratio_50_16=$(divide "$s_rps" "$r_rps") ;;
+                ping-1-1) p50_ratio_1_1=$(divide "$s_p50" "$r_p50") ;;
+                get-50-1) ratio_get=$(divide "$s_rps" "$r_rps") ;;
+                set-50-1) ratio_set=$(divide "$s_rps" "$r_rps") ;;
                 cache-get-50-1) ratio_cache_get_50_1=$(divide "$s_rps" "$r_rps") ;;
                 cache-get-50-16) ratio_cache_get_50_16=$(divide "$s_rps" "$r_rps") ;;
             esac
         done
         echo "  (get: state.get vs GET; set: state.set, acknowledged after its SQLite commit, vs SET; 64-byte value)"
         echo "  (cache.get: answered from L1, vs GET; cache.set: L1 only (no --redis), vs SET; 64-byte value, no expiry)"
+        echo "  (each figure is the median of $rounds runs per server, taken in turns; every run's requests/s:)"
+        for row in "${rows[@]}"; do
+            read -r operation connections depth <<<"$row"
+            name=$(row_name "$operation" "$connections" "$depth")
+            printf '    %-20s sidecar %s | redis %s\n' "$(row_label "$operation" "$connections" "$depth")" \
+                "$(cat "$tmp/sidecar-$name.json.rounds" 2>/dev/null || echo failed)" \
+                "$(cat "$tmp/redis-$name.json.rounds" 2>/dev/null || echo failed)"
+        done
         echo
         for row in "${l2_rows[@]}"; do
             read -r operation connections depth <<<"$row"
