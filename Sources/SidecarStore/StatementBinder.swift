@@ -1,5 +1,6 @@
 import GRDB
 import GRDBSQLite
+import SidecarProtocol
 
 /// Runs a prepared GRDB statement with its parameters bound through SQLite's C API, for the
 /// statements the daemon runs once per change or per task. GRDB's `StatementArguments` boxes
@@ -45,6 +46,19 @@ public struct StatementBinder {
         bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { bind(text: $0) }
         }
+    }
+
+    /// Binds the next parameter to `value` as JSON text, or to NULL. The text is written into
+    /// `scratch`, which the caller keeps for the next value (SQLite copies what is bound), so
+    /// that a row of several JSON columns allocates nothing once `scratch` has grown.
+    public mutating func bind(json value: JSONValue?, scratch: inout [UInt8]) {
+        guard let value else {
+            bind(nil as String?)
+            return
+        }
+        scratch.removeAll(keepingCapacity: true)
+        JSONWriter.write(value, into: &scratch)
+        bind(utf8: scratch)
     }
 
     /// Binds the next parameter to the UTF-8 text in `text` (which SQLite copies).

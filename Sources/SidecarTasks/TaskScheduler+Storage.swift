@@ -48,9 +48,11 @@ extension TaskScheduler {
         database.write({ db in
             // Prepared once per transaction: looking the statement up costs a hash of its SQL.
             let save = try TaskStore.saveStatement(in: db)
+            var scratch: [UInt8] = []
+            scratch.reserveCapacity(256)
             for write in writes {
                 switch write {
-                case .save(let task): try TaskStore.save(task, with: save)
+                case .save(let task): try TaskStore.save(task, with: save, scratch: &scratch)
                 case .saveSchedule(let schedule): try TaskStore.saveSchedule(schedule, in: db)
                 case .deleteSchedule(let name): try TaskStore.deleteSchedule(named: name, in: db)
                 }

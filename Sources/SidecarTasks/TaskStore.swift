@@ -61,8 +61,9 @@ enum TaskStore {
             """)
     }
 
-    /// Saves `task` with the statement of ``saveStatement(in:)``.
-    static func save(_ task: TaskRecord, with statement: Statement) throws {
+    /// Saves `task` with the statement of ``saveStatement(in:)``; its JSON columns are written
+    /// into `scratch`, a buffer the caller reuses from one save to the next.
+    static func save(_ task: TaskRecord, with statement: Statement, scratch: inout [UInt8]) throws {
         // Most tasks have the default backoff and no errors: their text is written once, not per save.
         let backoff = task.backoff == Backoff() ? defaultBackoffText : JSONWriter.string(task.backoff.jsonValue)
         let errors = task.errors.isEmpty ? "[]" : JSONWriter.string(.array(task.errors))
@@ -70,7 +71,7 @@ enum TaskStore {
         var binder = StatementBinder(statement)
         binder.bind(task.id)
         binder.bind(task.kind)
-        binder.bind(JSONWriter.string(task.payload))
+        binder.bind(json: task.payload, scratch: &scratch)
         binder.bind(task.priority.rank)
         binder.bind(task.status.rawValue)
         binder.bind(task.attempt)
@@ -81,10 +82,10 @@ enum TaskStore {
         binder.bind(task.createdAt)
         binder.bind(task.startedAt)
         binder.bind(task.finishedAt)
-        binder.bind(task.result.map(JSONWriter.string))
+        binder.bind(json: task.result, scratch: &scratch)
         binder.bind(task.error)
         binder.bind(errors)
-        binder.bind(task.progress.map(JSONWriter.string))
+        binder.bind(json: task.progress, scratch: &scratch)
         binder.bind(task.idempotencyKey)
         binder.bind(task.schedule)
         try binder.execute()
