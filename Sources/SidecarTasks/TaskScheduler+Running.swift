@@ -2,10 +2,13 @@ import NIOCore
 import SidecarProtocol
 
 extension TaskScheduler {
-    /// The kinds the built-in pool runs.
+    /// The kinds the built-in pool runs (sets made once: this is read for every task dispatched).
     var builtInKinds: Set<String> {
-        configuration.execEnabled ? [Self.noopKind, Self.execKind] : [Self.noopKind]
+        configuration.execEnabled ? Self.noopAndExecKinds : Self.noopKinds
     }
+
+    private static let noopKinds: Set<String> = [noopKind]
+    private static let noopAndExecKinds: Set<String> = [noopKind, execKind]
 
     // MARK: - Dispatching
 
