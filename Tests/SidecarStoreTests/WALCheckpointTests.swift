@@ -47,6 +47,52 @@ struct WALCheckpointTests {
         }
     }
 
+    @Test("while a long read holds the WAL, the writer checkpoints itself past 8000 pages; once it ends, the WAL starts over")
+    func writerCheckpointsPastTheBackstop() async throws {
+        try await withScratchDirectory { directory in
+            let database = try openDatabase(in: directory, migrations: [itemsMigration])
+            try await database.write { db in
+                try db.execute(sql: "INSERT INTO items (id, value) VALUES (0, 'first')")
+            }
+            // Another process reading (the sqlite3 shell, a backup) in one long transaction: no
+            // checkpoint can copy past what it sees, so the background ones never catch up.
+            var readerConfiguration = Configuration()
+            readerConfiguration.allowsUnsafeTransactions = true  // the transaction outlives one access
+            let reader = try DatabaseQueue(path: database.path, configuration: readerConfiguration)
+            try await reader.writeWithoutTransaction { db in
+                try db.beginTransaction(.deferred)
+                _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM items")
+            }
+
+            var id = 1
+            while checkpoints(database).walFrames < WALCheckpointer.writerThreshold + 10, id < 20_000 {
+                try await database.write { [id] db in
+                    try db.execute(sql: "INSERT INTO items (id, value) VALUES (?, ?)", arguments: [id, Self.largeValue])
+                }
+                id += 1
+            }
+            #expect(checkpoints(database).walFrames >= WALCheckpointer.writerThreshold)
+            #expect(checkpoints(database).onWriter >= 1, "the writer tried to checkpoint itself past the backstop")
+
+            // The reader is done: the writer's next checkpoint copies everything, and the WAL
+            // starts over at the commit after it.
+            try await reader.writeWithoutTransaction { db in try db.commit() }
+            var startedOver = false
+            for _ in 0..<20 where !startedOver {
+                try await database.write { [id] db in
+                    try db.execute(sql: "INSERT INTO items (id, value) VALUES (?, ?)", arguments: [id, "small"])
+                }
+                id += 1
+                startedOver = checkpoints(database).walFrames < 100
+            }
+            #expect(startedOver, "WAL still \(checkpoints(database).walFrames) pages long")
+            let count = try await reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
+            #expect(count == id)
+            try reader.close()
+            try await database.close()
+        }
+    }
+
     @Test("the checkpoint figures are in the metrics")
     func metricsCarryTheCheckpoints() async throws {
         try await withScratchDirectory { directory in
