@@ -224,12 +224,12 @@ final class RPCConnectionHandler: ChannelInboundHandler {
     /// Runs one entry. An answer known at once is returned; otherwise (`nil`) the handler
     /// calls `completion` on the event loop when done (with `.response(nil)` for a notification).
     private func dispatch(
-        _ entry: RPCInboundEntry,
+        _ entry: consuming RPCInboundEntry,
         started: NIODeadline,
         completion: @escaping (Answer) -> Void
     ) -> Answer? {
         let request: RPCRequest
-        switch entry {
+        switch consume entry {
         case .invalid(let id, let error):
             shard.recordProtocolError(error.code)
             return .response(RPCResponse(id: id, error: error))
