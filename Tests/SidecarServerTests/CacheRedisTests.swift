@@ -198,6 +198,7 @@ struct CacheRedisTests {
     func warm() async throws {
         try await withRedisServer { redis in
             let cli = RedisCLI(redis)
+            let setAt = ContinuousClock.now
             try await cli.set("sidecar:warm:1", #""a""#, milliseconds: 60_000)
             try await cli.set("sidecar:warm:2", #"{"b":2}"#)
             try await cli.set("sidecar:cold:1", #""c""#, milliseconds: 60_000)
@@ -207,7 +208,9 @@ struct CacheRedisTests {
                 #expect(try connection.cacheStats()["l1"]?["entries"] == 2)
                 let warmed = try connection.cacheGet("warm:1")
                 #expect(warmed["tier"] == "l1" && warmed["value"] == "a", "\(warmed)")
-                #expect(warmed["ttl"]?.intValue.map { (55...60).contains($0) } == true, "the Redis ttl is kept: \(warmed)")
+                // What is left of Redis's 60 s, however long the daemon took to start on a busy machine.
+                let elapsed = Int64((ContinuousClock.now - setAt).components.seconds)
+                #expect(warmed["ttl"]?.intValue.map { (59 - elapsed...60).contains($0) } == true, "the Redis ttl is kept: \(warmed)")
                 #expect(try connection.cacheGet("warm:2") == ["hit": true, "value": ["b": 2], "tier": "l1", "ttl": nil])
                 #expect(try connection.cacheGet("cold:1")["tier"] == "l2", "not warmed")
             }
