@@ -225,10 +225,7 @@ public struct StateAPI: Sendable {
             of: JSONValue.self,
             bufferingPolicy: .bufferingNewest(max(1, bufferSize))
         )
-        let subscription = StateSubscription(selector: selector, continuation: continuation)
-        let client = self.client
-        let task = Task { await subscription.driver.run(subscription, client: client) }
-        continuation.onTermination = { _ in task.cancel() }
+        StateSubscription(selector: selector, continuation: continuation).start(on: client, endingWith: continuation)
         return stream
     }
 

@@ -234,10 +234,7 @@ public struct TasksAPI: Sendable {
             of: TaskInfo.self,
             bufferingPolicy: .bufferingNewest(max(1, bufferSize))
         )
-        let watch = TaskWatch(taskID: id, kind: kind, continuation: continuation)
-        let client = self.client
-        let task = Task { await watch.driver.run(watch, client: client) }
-        continuation.onTermination = { _ in task.cancel() }
+        TaskWatch(taskID: id, kind: kind, continuation: continuation).start(on: client, endingWith: continuation)
         return stream
     }
 

@@ -35,10 +35,6 @@ final class StateSubscription: DrivenSubscription, @unchecked Sendable {
         deliver(params["value"] ?? .null, revision: revision)
     }
 
-    func connectionLost(newEpoch: Int) {
-        driver.connectionLost(newEpoch: newEpoch)
-    }
-
     /// The result `{subscription, value, revision}`: the slice now, then whatever came early
     /// and is newer.
     func subscribed(_ result: JSONValue, register: () -> [JSONValue]?) throws -> Bool {

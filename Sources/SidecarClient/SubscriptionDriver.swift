@@ -3,6 +3,8 @@ import SidecarProtocol
 /// A subscription stream as ``SubscriptionDriver`` runs it: what to call, and what to do with
 /// the answer.
 protocol DrivenSubscription: RoutedSubscription {
+    /// Runs the stream's subscription (one driver per stream).
+    var driver: SubscriptionDriver { get }
     /// Whose subscription ids it holds.
     var service: SubscriptionRegistry.Service { get }
     /// The subscribe call (`state.subscribe`, `tasks.subscribe`) and its params.
@@ -19,6 +21,19 @@ protocol DrivenSubscription: RoutedSubscription {
     func subscribed(_ result: JSONValue, register: () -> [JSONValue]?) throws -> Bool
     /// Ends the stream, with `error` or without; later calls do nothing.
     func finish(throwing error: (any Error)?)
+}
+
+extension DrivenSubscription {
+    func connectionLost(newEpoch: Int) {
+        driver.connectionLost(newEpoch: newEpoch)
+    }
+
+    /// Starts the subscription on `client` in a task of its own, which is cancelled (and the
+    /// subscription ended) once the consumer stops: call it with the stream's continuation.
+    func start<Element>(on client: SidecarClient, endingWith continuation: AsyncThrowingStream<Element, any Error>.Continuation) {
+        let task = Task { await driver.run(self, client: client) }
+        continuation.onTermination = { _ in task.cancel() }
+    }
 }
 
 /// Runs the life of one subscription stream: subscribe, follow the notifications until the

@@ -44,10 +44,6 @@ final class TaskWatch: DrivenSubscription, @unchecked Sendable {
         lock.withLock { yieldLocked(task) }
     }
 
-    func connectionLost(newEpoch: Int) {
-        driver.connectionLost(newEpoch: newEpoch)
-    }
-
     /// The result `{subscription, task?}`: the watched task as the subscription began, then
     /// what came early, in order, before anything routed from now on (all under the lock
     /// that ``deliver(_:)`` takes).

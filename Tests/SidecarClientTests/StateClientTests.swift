@@ -112,10 +112,10 @@ struct StateClientTests {
                 let consumer = Task {
                     for try await _ in client.state.subscribe("/x") {}
                 }
-                try await waitUntil { await client.subscriptions.liveCount == 1 }
+                try await waitUntil { client.subscriptions.liveCount == 1 }
                 consumer.cancel()
                 _ = try? await consumer.value
-                try await waitUntil { await client.subscriptions.liveCount == 0 }
+                try await waitUntil { client.subscriptions.liveCount == 0 }
                 // The daemon no longer sends state.changed for it: nothing reaches the raw stream.
                 try await client.state.set("/x", 1)
                 _ = try await client.call("sidecar.ping")
@@ -176,7 +176,7 @@ struct StateClientTests {
                 try await daemon.waitUntilReady()
                 // Written by another process while this client reconnects.
                 try await SidecarClient.withClient(to: daemon.socketPath) { other in
-                    try await other.state.set("/workspace/file", "b.md")
+                    _ = try await other.state.set("/workspace/file", "b.md")
                 }
                 // The stream subscribes again and ends on the latest value.
                 var latest = try await values.next()
