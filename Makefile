@@ -51,6 +51,7 @@ test: test-deps check-openrpc
 bench: test-deps
 	$(SWIFT) build $(RELEASE) --product sidecard
 	$(SWIFT) build $(RELEASE) --product sidecar-loadgen
+	$(SWIFT) build $(RELEASE) --product nio-floor
 	scripts/bench.sh
 
 ## Install binaries to ~/.local/bin and the user units to ~/.config/systemd/user.

@@ -169,6 +169,14 @@ let package = Package(
             ],
             path: "Benchmarks/LoadDriver"
         ),
+        .executableTarget(
+            name: "nio-floor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/NIOFloor"
+        ),
 
         // MARK: - Tests
         .target(

@@ -2,6 +2,8 @@
 # Benchmarks sidecard against redis-server on this machine, with one client for both
 # (sidecar-loadgen: the same pipelined loop and per-request cost for both, over a Unix socket):
 #   - requests/s and p50/p99 latency of sidecar.ping vs PING at C=1 D=1, C=50 D=1 and C=50 D=16
+#   - the same ping runs against nio-floor (Benchmarks/NIOFloor): a SwiftNIO server that only counts
+#     frames and copies a canned reply, the ceiling of any SwiftNIO server here, vs PING
 #   - state.get vs GET and state.set (durable: acknowledged after the SQLite commit) vs SET of a
 #     64-byte string at C=50 D=1
 #   - cache.get answered from L1 vs GET, and cache.set vs SET, of a 64-byte string at C=50 D=1 and
@@ -44,7 +46,7 @@
 #                    the other CPUs. Unpinned, a single connection's latency depends on whether
 #                    the scheduler puts client and server on one CPU or two (in a VM a cross-CPU
 #                    wake-up can cost tens of µs), so the C=1 row can differ from run to run.
-#   BIN_DIR          where sidecard and sidecar-loadgen are (default .build/release)
+#   BIN_DIR          where sidecard, sidecar-loadgen and nio-floor are (default .build/release)
 #   BENCH_ONLY       unset: every row; tasks: only the task scheduler's rows (and their targets)
 #   BENCH_TASK_BATCH tasks per tasks.submitMany / values per LPUSH in the task rows (default 100)
 #   BENCH_TASK_WORKERS  external worker (and Redis consumer) connections end to end (default 4)
@@ -76,11 +78,12 @@ want() {
 
 sidecard=$bin_dir/sidecard
 loadgen=$bin_dir/sidecar-loadgen
+floor=$bin_dir/nio-floor
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
-for binary in "$sidecard" "$loadgen"; do
+for binary in "$sidecard" "$loadgen" "$floor"; do
     [[ -x $binary ]] || die "$binary is missing; run 'swift build -c release' first (or 'make bench')."
 done
 command -v redis-server >/dev/null || die "redis-server is not installed (apt-get install redis-server); it is the baseline."
@@ -157,6 +160,11 @@ rss_mb() {
     awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
 }
 
+# cpu_ticks PID: the user + system CPU time PID has used, in clock ticks (from /proc).
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo ""
+}
+
 # divide A B: A/B with two decimals, or "n/a".
 divide() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
@@ -214,19 +222,44 @@ redis_idle_rss=$(rss_mb "$redis_pid")
 
 # run TARGET SOCKET C D [OPERATION [FLAG...]]: one load run (OPERATION ping, get, set, ...;
 # default ping; FLAGs go to sidecar-loadgen); its JSON goes to $tmp/TARGET-C-D.json for ping,
-# $tmp/TARGET-OPERATION-C-D.json otherwise.
+# $tmp/TARGET-OPERATION-C-D.json otherwise. With server_pid set, the JSON also gets that
+# process's CPU time per request ("serverCpuMicros").
 run() {
     local target=$1 socket=$2 connections=$3 depth=$4 operation=${5:-ping}
     local extra=("${@:6}")
-    local out
+    local out protocol=$target
+    # nio-floor speaks sidecard's protocol.
+    [[ $target == floor ]] && protocol=sidecar
     out=$(run_file "$target" "$connections" "$depth" "$operation")
     note "$target $operation  C=$connections D=$depth  (${seconds}s + ${warmup}s warm-up)"
-    if ! "${driver_cpus[@]}" "$loadgen" --target "$target" --socket "$socket" --operation "$operation" \
+    "${driver_cpus[@]}" "$loadgen" --target "$protocol" --socket "$socket" --operation "$operation" \
         --connections "$connections" --depth "$depth" \
-        --duration "$seconds" --warmup "$warmup" --threads "$driver_threads" --json "${extra[@]}" >"$out"; then
+        --duration "$seconds" --warmup "$warmup" --threads "$driver_threads" --json "${extra[@]}" >"$out" &
+    local driver=$! before="" after=""
+    if [[ -n ${server_pid:-} ]]; then
+        # The server's CPU time over the measured window (the driver counts replies from the end
+        # of its warm-up for --duration seconds; the driver's start-up shifts both ends alike).
+        sleep "$warmup"
+        before=$(cpu_ticks "$server_pid")
+        sleep "$seconds"
+        after=$(cpu_ticks "$server_pid")
+    fi
+    if ! wait "$driver"; then
         note "the $target $operation run at C=$connections D=$depth failed"
         : >"$out"
+    elif [[ -n $before && -n $after ]]; then
+        add_server_cpu "$out" "$((after - before))"
     fi
+}
+
+# add_server_cpu FILE TICKS: adds "serverCpuMicros", the server's CPU time (user + system) per
+# request over the measured window, TICKS clock ticks in all, to the run's JSON in FILE.
+add_server_cpu() {
+    local requests micros
+    requests=$(json_field requests <"$1")
+    [[ -n $requests && $requests != 0 ]] || return 0
+    micros=$(awk -v t="$2" -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    sed -i "s/}\$/,\"serverCpuMicros\":$micros}/" "$1"
 }
 
 # run_file TARGET C D [OPERATION]: where run writes that run's JSON.
@@ -271,6 +304,11 @@ if want core; then
     pids+=("$sidecard_pid")
     wait_for_socket "$sidecar_socket" "$sidecard_pid" || { cat "$tmp/sidecard.log" >&2; die "sidecard did not start"; }
     probe sidecar "$sidecar_socket" >/dev/null || { cat "$tmp/sidecard.log" >&2; die "sidecard does not answer sidecar.ping"; }
+    floor_socket=$tmp/floor.sock
+    "${server_cpus[@]}" "$floor" "$floor_socket" 2>"$tmp/floor.log" &
+    floor_pid=$!
+    pids+=("$floor_pid")
+    wait_for_socket "$floor_socket" "$floor_pid" || { cat "$tmp/floor.log" >&2; die "nio-floor did not start"; }
 
     # MARK: - Throughput and latency
 
@@ -284,22 +322,36 @@ if want core; then
     # must answer from L1 (sidecar-loadgen fails the run otherwise), vs GET; cache.set vs SET; both of
     # a 64-byte value, at C=50 without and with pipelining.
     rows+=("cache-get 50 1" "cache-get 50 16" "cache-set 50 1" "cache-set 50 16")
+    # The ping rows at C=50 also run nio-floor in each round, between the two servers.
+    floor_rows=("ping 50 1" "ping 50 16")
     for index in "${!rows[@]}"; do
         read -r operation connections depth <<<"${rows[$index]}"
+        targets=(sidecar redis)
+        [[ " ${floor_rows[*]} " == *" ${rows[$index]} "* ]] && targets=(sidecar floor redis)
         for ((round = 1; round <= rounds; round++)); do
-            if (((index + round) % 2 == 1)); then
-                run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
-                run redis "$redis_socket" "$connections" "$depth" "$operation"
-            else
-                run redis "$redis_socket" "$connections" "$depth" "$operation"
-                run sidecar "$sidecar_socket" "$connections" "$depth" "$operation"
+            order=("${targets[@]}")
+            if (((index + round) % 2 == 0)); then
+                order=()
+                for ((t = ${#targets[@]} - 1; t >= 0; t--)); do order+=("${targets[$t]}"); done
             fi
-            keep_round sidecar "$connections" "$depth" "$operation" "$round"
-            keep_round redis "$connections" "$depth" "$operation" "$round"
+            for target in "${order[@]}"; do
+                case $target in
+                    sidecar) socket=$sidecar_socket server_pid=$sidecard_pid ;;
+                    floor) socket=$floor_socket server_pid=$floor_pid ;;
+                    redis) socket=$redis_socket server_pid=$redis_pid ;;
+                esac
+                run "$target" "$socket" "$connections" "$depth" "$operation"
+            done
+            server_pid=
+            for target in "${targets[@]}"; do
+                keep_round "$target" "$connections" "$depth" "$operation" "$round"
+            done
         done
-        keep_median sidecar "$connections" "$depth" "$operation"
-        keep_median redis "$connections" "$depth" "$operation"
+        for target in "${targets[@]}"; do
+            keep_median "$target" "$connections" "$depth" "$operation"
+        done
     done
+    stop "$floor_pid"
 
     # MARK: - The L2 path
 
@@ -501,6 +553,30 @@ report=$tmp/report.txt
             printf '    %-20s sidecar %s | redis %s\n' "$(row_label "$operation" "$connections" "$depth")" \
                 "$(cat "$tmp/sidecar-$name.json.rounds" 2>/dev/null || echo failed)" \
                 "$(cat "$tmp/redis-$name.json.rounds" 2>/dev/null || echo failed)"
+        done
+        echo "  (server CPU per request, user + system from /proc, in each median run: µs)"
+        for row in "${rows[@]}"; do
+            read -r operation connections depth <<<"$row"
+            name=$(row_name "$operation" "$connections" "$depth")
+            s_cpu=$(json_field serverCpuMicros <"$tmp/sidecar-$name.json")
+            r_cpu=$(json_field serverCpuMicros <"$tmp/redis-$name.json")
+            f_cpu=""
+            [[ -s $tmp/floor-$name.json ]] && f_cpu=$(json_field serverCpuMicros <"$tmp/floor-$name.json")
+            printf '    %-20s sidecar %s | redis %s%s\n' "$(row_label "$operation" "$connections" "$depth")" \
+                "${s_cpu:-?}" "${r_cpu:-?}" "${f_cpu:+ | nio-floor $f_cpu}"
+        done
+        echo
+        echo "SwiftNIO's ceiling: nio-floor (one event loop that counts frames and copies a canned reply, no parsing)," \
+            "same driver, same rounds:"
+        for row in "${floor_rows[@]}"; do
+            read -r operation connections depth <<<"$row"
+            name=$(row_name "$operation" "$connections" "$depth")
+            f_rps=$(json_field requestsPerSecond <"$tmp/floor-$name.json")
+            s_rps=$(json_field requestsPerSecond <"$tmp/sidecar-$name.json")
+            r_rps=$(json_field requestsPerSecond <"$tmp/redis-$name.json")
+            printf '  %-12s nio-floor %s req/s = %sx redis; sidecar reaches %sx of it  (runs: %s)\n' \
+                "C=$connections D=$depth" "${f_rps:-failed}" "$(divide "$f_rps" "$r_rps")" "$(divide "$s_rps" "$f_rps")" \
+                "$(cat "$tmp/floor-$name.json.rounds" 2>/dev/null || echo failed)"
         done
         echo
         for row in "${l2_rows[@]}"; do
