@@ -83,7 +83,9 @@ floor=$bin_dir/nio-floor
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
-for binary in "$sidecard" "$loadgen" "$floor"; do
+binaries=("$sidecard" "$loadgen")
+want core && binaries+=("$floor")
+for binary in "${binaries[@]}"; do
     [[ -x $binary ]] || die "$binary is missing; run 'swift build -c release' first (or 'make bench')."
 done
 command -v redis-server >/dev/null || die "redis-server is not installed (apt-get install redis-server); it is the baseline."
