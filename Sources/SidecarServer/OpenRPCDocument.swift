@@ -2457,7 +2457,7 @@ enum OpenRPCDocument {
           },
           "checkpoints": {
             "type": "object",
-            "description": "WAL checkpoints, which run on a connection of their own so that the writer does not wait for them: `count`, `totalMs`, `meanMs`, `maxMs` of those run in the background (one per 1000 pages the WAL grows by, and one 100 ms after a checkpoint that commits overtook); `onWriter`, commits after which the writer checkpointed itself because the WAL had reached 8000 pages; `walFrames`, the WAL's length in pages after the latest commit."
+            "description": "WAL checkpoints, which run on a connection of their own so that the writer does not wait for them: `count`, `totalMs`, `meanMs`, `maxMs` of those run in the background (one per 1000 pages the WAL grows by, and one 100 ms after a checkpoint that commits overtook); `onWriter`, commits after which the writer checkpointed itself because the WAL had reached 8000 pages; `walFrames`, the WAL's length in pages after the latest commit. When the WAL starts over, its file is cut back to 4 MiB."
           },
           "slowQueryThresholdMs": { "type": "number", "minimum": 0, "description": "`--slow-query-ms`: statements at least this slow are logged." },
           "slowQueries": {

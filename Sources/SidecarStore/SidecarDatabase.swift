@@ -84,7 +84,7 @@ public final class SidecarDatabase: Sendable {
         do {
             try Self.setUp(pool, configuration: configuration, migrations: migrations)
             checkpointer = try WALCheckpointer(path: path, busyTimeout: configuration.busyTimeout)
-            pool.writeWithoutTransaction { db in checkpointer.install(on: db) }
+            try pool.writeWithoutTransaction { db in try checkpointer.install(on: db) }
         } catch let error as SidecarDatabaseError {
             try? pool.close()
             throw error

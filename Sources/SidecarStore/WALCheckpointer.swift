@@ -30,6 +30,11 @@ final class WALCheckpointer: Sendable {
     static let writerThreshold: Int32 = 8_000
     /// How long after a background checkpoint that did not copy the whole WAL the next one starts.
     static let catchUpDelay = DispatchTimeInterval.milliseconds(100)
+    /// The size the WAL file is cut back to when it starts over, in bytes: what it reaches
+    /// between two background checkpoints with 4 KiB pages. SQLite otherwise keeps the file at
+    /// the longest it ever grew (up to ``writerThreshold`` pages, 32 MiB, while a long read
+    /// held it) and only writes over it from the start.
+    static let walSizeLimit = 4 * 1024 * 1024
 
     private struct State {
         /// The WAL's length when the last background checkpoint began (0 once it starts over).
@@ -56,10 +61,13 @@ final class WALCheckpointer: Sendable {
         connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
-    /// Replaces SQLite's automatic checkpoint on the writer connection `db` with this one.
+    /// Replaces SQLite's automatic checkpoint on the writer connection `db` with this one, and
+    /// has the writer cut the WAL file back to ``walSizeLimit`` when the WAL starts over.
     /// The checkpointer must outlive the connection's use (the database owns both and closes
     /// the pool last), so the unretained context pointer stays valid.
-    func install(on db: Database) {
+    func install(on db: Database) throws {
+        // The writer truncates the file at the first commit after the WAL starts over.
+        try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
         let context = Unmanaged.passUnretained(self).toOpaque()
         sqlite3_wal_hook(db.sqliteConnection, { context, connection, _, frames in
             guard let context else { return SQLITE_OK }

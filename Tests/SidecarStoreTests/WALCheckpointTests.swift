@@ -47,7 +47,7 @@ struct WALCheckpointTests {
         }
     }
 
-    @Test("while a long read holds the WAL, the writer checkpoints itself past 8000 pages; once it ends, the WAL starts over")
+    @Test("while a long read holds the WAL, the writer checkpoints itself past 8000 pages; once it ends, the WAL starts over and its file shrinks")
     func writerCheckpointsPastTheBackstop() async throws {
         try await withScratchDirectory { directory in
             let database = try openDatabase(in: directory, migrations: [itemsMigration])
@@ -73,6 +73,8 @@ struct WALCheckpointTests {
             }
             #expect(checkpoints(database).walFrames >= WALCheckpointer.writerThreshold)
             #expect(checkpoints(database).onWriter >= 1, "the writer tried to checkpoint itself past the backstop")
+            let grownFile = try walFileSize(database)
+            #expect(grownFile > 4 * WALCheckpointer.walSizeLimit, "\(WALCheckpointer.writerThreshold) pages of 4 KiB")
 
             // The reader is done: the writer's next checkpoint copies everything, and the WAL
             // starts over at the commit after it.
@@ -86,6 +88,9 @@ struct WALCheckpointTests {
                 startedOver = checkpoints(database).walFrames < 100
             }
             #expect(startedOver, "WAL still \(checkpoints(database).walFrames) pages long")
+            // The commit that started it over also cut the file back, instead of keeping the
+            // 32 MiB it had grown to for as long as the daemon runs.
+            #expect(try walFileSize(database) <= WALCheckpointer.walSizeLimit, "the WAL file was \(grownFile) bytes")
             let count = try await reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") }
             #expect(count == id)
             try reader.close()
@@ -107,6 +112,12 @@ struct WALCheckpointTests {
             #expect(figures["maxMs"] != nil)
             try await database.close()
         }
+    }
+
+    /// The size of the database's `-wal` file on disk, in bytes.
+    private func walFileSize(_ database: SidecarDatabase) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: database.path + "-wal")
+        return try #require(attributes[.size] as? Int)
     }
 
     /// Returns once no checkpoint has finished for 300 ms (three times the delay before a
