@@ -13,7 +13,35 @@ extension TaskScheduler {
     // MARK: - Dispatching
 
     /// Starts ready tasks on free built-in workers and hands ready tasks to waiting claims.
+    ///
+    /// A `sidecar.noop` finishes inside this call, and finishing a task dispatches again to
+    /// fill the worker it freed. That inner call only asks for another pass, which this one
+    /// then makes: a queue of N instant tasks is worked through in a loop, not N calls deep
+    /// (10,000 of them overflowed the event loop's stack).
     func dispatch() {
+        let isNested = core.withValue { core -> Bool in
+            if core.isDispatching {
+                core.isDispatchRequested = true
+                return true
+            }
+            core.isDispatching = true
+            return false
+        }
+        guard !isNested else { return }
+        while true {
+            dispatchPass()
+            let isRequested = core.withValue { core -> Bool in
+                let isRequested = core.isDispatchRequested
+                core.isDispatchRequested = false
+                core.isDispatching = isRequested
+                return isRequested
+            }
+            guard isRequested else { return }
+        }
+    }
+
+    /// One pass of ``dispatch()``.
+    private func dispatchPass() {
         let now = Self.now()
         let started: [TaskRecord] = core.withValue { core in
             guard core.isStarted, !core.isShuttingDown else { return [] }

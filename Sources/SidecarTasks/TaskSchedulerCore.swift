@@ -38,6 +38,10 @@ struct TaskSchedulerCore: Sendable {
     var metrics = TaskMetrics()
     var isStarted = false
     var isShuttingDown = false
+    /// A ``TaskScheduler/dispatch()`` pass is running: a nested call asks for another pass
+    /// (``isDispatchRequested``) instead of running its own.
+    var isDispatching = false
+    var isDispatchRequested = false
     /// Running built-in tasks whose cancellation was asked for.
     var cancelRequested: Set<String> = []
     /// Externally running tasks cancelled under their worker: its next call gets -32006.

@@ -54,6 +54,48 @@ struct TaskDurabilityTests {
         }
     }
 
+    @Test("10,000 sidecar.noop tasks, the most one tasks.submitMany takes, all run; so do 10,000 found queued at a restart")
+    func manyInstantTasks() async throws {
+        let count = 10_000
+        let noops = Array(repeating: ["kind": "sidecar.noop"] as JSONValue, count: count)
+        try await withTaskDaemon(["--workers", "1"]) { daemon in
+            // Each sidecar.noop finishes the moment it starts, which frees the worker for the next
+            // one: the daemon must take them one after another, not one inside another.
+            do {
+                let connection = try daemon.connect()
+                let submitted = try await connection.submitTasks(noops)
+                try #require(submitted.count == count)
+                var metrics: JSONValue = nil
+                let ran = try await pollUntil(timeout: 30, interval: 0.1) {
+                    metrics = try connection.result("tasks.metrics", [:])
+                    return metrics["succeeded"] == .int(Int64(count))
+                }
+                #expect(ran, "\(metrics)")
+
+                // Now with the one worker held by an exec task, so that all of them are still
+                // queued when the daemon is killed; after the restart the worker is free at once.
+                let gate = daemon.directory.file("gate")
+                let blocker = try connection.submitTask(shellTask("i=0; while [ ! -e '\(gate)' ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"))
+                try await connection.waitForTask(blocker, status: "running")
+                try #require(try await connection.submitTasks(noops).count == count)
+                #expect(try connection.result("tasks.metrics", [:])["queued"]?["normal"] == .int(Int64(count)))
+                _ = FileManager.default.createFile(atPath: gate, contents: nil)
+            }
+            #expect(try await daemon.stop(signal: SIGKILL) == .signaled(SIGKILL))
+
+            try daemon.restart()
+            try await daemon.waitUntilReady()
+            let connection = try daemon.connectAdmitted()
+            var metrics: JSONValue = nil
+            let drained = try await pollUntil(timeout: 30, interval: 0.1) {
+                metrics = try connection.result("tasks.metrics", [:])
+                return metrics["running"] == 0 && metrics["queued"] == ["low": 0, "normal": 0, "high": 0, "critical": 0]
+            }
+            #expect(drained, "tasks left unfinished: \(metrics)")
+            #expect(try connection.allTasks(["kind": "sidecar.noop", "status": "succeeded"]).count == 2 * count)
+        }
+    }
+
     @Test("SIGTERM with an exec task running marks nothing failed; after the restart it runs again and succeeds")
     func gracefulShutdownRequeues() async throws {
         try await withTaskDaemon(["--shutdown-timeout", "0.3", "--kill-grace", "0.5"]) { daemon in
