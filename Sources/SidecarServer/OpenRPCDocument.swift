@@ -2310,7 +2310,7 @@ enum OpenRPCDocument {
       },
       "JSONPointer": {
         "type": "string",
-        "description": "An RFC 6901 JSON Pointer: \"\" for the whole document, else \"/\" followed by tokens separated by \"/\", in which \"~0\" stands for \"~\" and \"~1\" for \"/\" (\"/settings/llm/model\", \"/executions/e1\"). Any other \"~\" is an error (-32602)."
+        "description": "An RFC 6901 JSON Pointer: \"\" for the whole document, else \"/\" followed by tokens separated by \"/\", in which \"~0\" stands for \"~\" and \"~1\" for \"/\" (\"/settings/llm/model\", \"/executions/e1\"). Any other \"~\" is an error (-32602), as is a pointer of more than 512 tokens. The document nests at most 510 levels (a path's tokens plus its value's levels): a change that would nest deeper is -32602 and changes nothing."
       },
       "Revision": {
         "type": "integer",

@@ -24,6 +24,10 @@ public struct JSONPointer: Sendable, Hashable {
     /// The pointer to the whole document, `""`.
     public static let root = JSONPointer(tokens: [])
 
+    /// The most reference tokens a pointer may have: as many levels as the JSON parser reads,
+    /// so no pointer names a place deeper than any value a client can send or read back.
+    public static let maximumTokens = JSONParser.maximumDepth
+
     /// A pointer made of already unescaped reference tokens.
     public init(tokens: [String]) {
         self.tokens = tokens
@@ -34,7 +38,8 @@ public struct JSONPointer: Sendable, Hashable {
     /// - Parameter text: `""` for the root, else `/` followed by `/`-separated tokens in which
     ///   `~0` stands for `~` and `~1` for `/`.
     /// - Throws: ``JSONPointerError`` of kind ``JSONPointerError/Kind/invalidSyntax`` when the text
-    ///   does not start with `/` or holds a `~` not followed by `0` or `1`.
+    ///   does not start with `/` or holds a `~` not followed by `0` or `1`, and of kind
+    ///   ``JSONPointerError/Kind/tooDeep`` when it has more than ``maximumTokens`` tokens.
     public init(_ text: String) throws(JSONPointerError) {
         var text = text
         // Over the UTF-8 bytes in place: walking String.UTF8View index by index cost more than
@@ -55,8 +60,18 @@ public struct JSONPointer: Sendable, Hashable {
                     + "or start with \"/\", as in \"/settings/theme\""
             )
         }
+        let count = Self.slashCount(utf8)
+        guard count <= maximumTokens else {
+            let start = String(decoding: utf8.prefix(40), as: UTF8.self)
+            throw JSONPointerError(
+                kind: .tooDeep,
+                pointer: String(decoding: utf8, as: UTF8.self),
+                message: "the JSON Pointer starting \(quoted(start + "…")) has \(count) reference tokens; "
+                    + "at most \(maximumTokens) are allowed, as no value is nested deeper"
+            )
+        }
         var tokens: [String] = []
-        tokens.reserveCapacity(Self.slashCount(utf8))
+        tokens.reserveCapacity(count)
         var start = 1
         var hasTilde = false
         for index in 1...utf8.count {

@@ -1,8 +1,9 @@
 /// Why a JSON Pointer could not be parsed or used on a document.
 ///
 /// The ``message`` names the pointer and the part of it at fault and says what would work,
-/// ready to go into a JSON-RPC error. ``Kind/invalidSyntax`` and ``Kind/rootNotRemovable`` are
-/// wrong whatever the document; the other kinds depend on the document's current contents.
+/// ready to go into a JSON-RPC error. ``Kind/invalidSyntax``, ``Kind/rootNotRemovable`` and
+/// ``Kind/tooDeep`` are wrong whatever the document; the other kinds depend on the document's
+/// current contents.
 public struct JSONPointerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure, stable for code to switch on.
     public enum Kind: Sendable, Hashable {
@@ -18,6 +19,9 @@ public struct JSONPointerError: Error, Sendable, Hashable, CustomStringConvertib
         case invalidArrayIndex
         /// The operation would remove the whole document.
         case rootNotRemovable
+        /// The pointer has more reference tokens than a document can be nested deep
+        /// (``JSONPointer/maximumTokens``).
+        case tooDeep
     }
 
     /// What went wrong.

@@ -17,6 +17,12 @@ public struct StateDocument: Sendable {
     /// The revision of the last change; 0 before any.
     public private(set) var revision: Int64
 
+    /// How many containers deep the document may nest values (the root object is the first).
+    /// The document and the patches of its history are stored as JSON text and read back with
+    /// ``JSONParser``, whose limit is ``JSONParser/maximumDepth``; a patch wraps its value in
+    /// two more levels (`[{"value": …}]`).
+    public static let maximumDepth = JSONParser.maximumDepth - 2
+
     /// A document with `root` at `revision` (as loaded from storage).
     public init(root: JSONValue = [:], revision: Int64 = 0) {
         self.root = root
@@ -56,6 +62,15 @@ public struct StateDocument: Sendable {
             throw StateError.invalid("the document's root must stay an object", operationIndex: nil)
         }
         let after = root.value(at: scope)
+        // The rest of the document was within the limit already: only the changed part can
+        // exceed it.
+        if let after, scope.tokens.count + Self.depth(of: after) > Self.maximumDepth {
+            try? Self.patch(at: scope, from: after, to: before).apply(to: &root)
+            throw StateError.invalid(
+                "the change would nest values more than \(Self.maximumDepth) levels deep under \(scope), "
+                    + "deeper than the document can be stored; keep the data flatter",
+                operationIndex: nil)
+        }
         revision += 1
         return StateChange(
             revision: revision,
@@ -126,6 +141,15 @@ public struct StateDocument: Sendable {
             throw error
         } catch {
             throw StateError.invalid("\(error)", operationIndex: nil)
+        }
+    }
+
+    /// How many containers deep `value` nests: 0 for a scalar, 1 for `{}` or `[1]`.
+    private static func depth(of value: JSONValue) -> Int {
+        switch value {
+        case .object(let members): return 1 + (members.values.lazy.map(depth(of:)).max() ?? 0)
+        case .array(let elements): return 1 + (elements.lazy.map(depth(of:)).max() ?? 0)
+        default: return 0
         }
     }
 

@@ -46,6 +46,36 @@ struct StateDurabilityTests {
         }
     }
 
+    @Test("a value nested as deep as the document may be is stored and read back after restarts; one level more, or a pointer of 50,000 tokens, is -32602 and changes nothing")
+    func nestingLimit() throws {
+        // 10 levels of path and 500 of value: the 510 a document may nest.
+        let path = String(repeating: "/deep", count: 10)
+        var deepest: JSONValue = "bottom"
+        for _ in 0..<500 { deepest = ["d": deepest] }
+        try withDaemon { daemon in
+            do {
+                let connection = try daemon.connect()
+                #expect(try connection.result("state.set", ["path": .string(path), "value": deepest])["revision"] == 1)
+                let tooDeep = try connection.error("state.set", ["path": .string(path), "value": ["d": deepest]], code: -32602)
+                #expect(tooDeep["message"]?.stringValue?.contains("more than 510 levels deep under /deep") == true, "\(tooDeep)")
+                let tooLong = try connection.error("state.set", ["path": .string(String(repeating: "/a", count: 50_000)), "value": 1], code: -32602)
+                #expect(tooLong["message"]?.stringValue?.contains("50000 reference tokens; at most 512") == true, "\(tooLong)")
+                #expect(try connection.result("state.get", ["path": ""])["revision"] == 1, "nothing changed")
+                // Past 100 changes the document is stored whole (a snapshot) as well as in the log.
+                for index in 0..<120 {
+                    _ = try connection.result("state.set", ["path": "/count", "value": .int(Int64(index))])
+                }
+            }
+            #expect(try daemon.stop(signal: SIGKILL) == .signaled(SIGKILL))
+            try daemon.restart()
+            try daemon.waitUntilReady()
+            let connection = try daemon.connectAdmitted()
+            let stored = try connection.result("state.get", ["path": .string(path)])
+            #expect(stored["value"] == deepest)
+            #expect(stored["revision"] == 121)
+        }
+    }
+
     @Test("a revert made before kill -9 is there after the restart")
     func revertSurvivesKill() throws {
         try withDaemon { daemon in

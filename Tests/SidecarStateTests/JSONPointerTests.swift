@@ -56,6 +56,15 @@ struct JSONPointerTests {
         #expect(try JSONPointer("").isRoot)
     }
 
+    @Test("a pointer has at most 512 tokens, as deep as the parser reads; one more is an error that says so")
+    func tokenLimit() throws {
+        let longest = String(repeating: "/a", count: JSONPointer.maximumTokens)
+        #expect(try JSONPointer(longest).tokens.count == 512)
+        let error = #expect(throws: JSONPointerError.self) { try JSONPointer(longest + "/a") }
+        #expect(error?.kind == .tooDeep)
+        #expect(error?.message.contains("513 reference tokens; at most 512") == true, "\(error?.message ?? "")")
+    }
+
     @Test("printing escapes ~ before / so the text parses back to the same tokens")
     func printing() throws {
         let pointer = JSONPointer(tokens: ["a/b", "~c", "~1", ""])

@@ -39,9 +39,9 @@ struct StateStorageTests {
     @Test("a batch after a missing revision is refused and nothing of it is written")
     func batchAfterAGapIsRefused() throws {
         let queue = try database()
-        try queue.write { db in try StateStorage.record([(try change(1), nil)], historyLimit: 100, in: db) }
+        try queue.write { db in _ = try StateStorage.record([(try change(1), nil)], historyLimit: 100, in: db) }
         #expect(throws: StateStorageGap(newestStored: 1, next: 3)) {
-            try queue.write { db in try StateStorage.record([(try change(3), nil), (try change(4), nil)], historyLimit: 100, in: db) }
+            try queue.write { db in _ = try StateStorage.record([(try change(3), nil), (try change(4), nil)], historyLimit: 100, in: db) }
         }
         let stored = try queue.read { db in try StateStorage.newestStoredRevision(db) }
         #expect(stored == 1)
@@ -51,10 +51,10 @@ struct StateStorageTests {
     func followsTheNewestKeptChange() throws {
         let queue = try database()
         try queue.write { db in
-            try StateStorage.record([(try change(1), nil), (try change(2), ["n": 2])], historyLimit: 1, in: db)
+            _ = try StateStorage.record([(try change(1), nil), (try change(2), ["n": 2])], historyLimit: 1, in: db)
         }
         #expect(try queue.read { db in try StateStorage.newestStoredRevision(db) } == 2)
-        try queue.write { db in try StateStorage.record([(try change(3), nil)], historyLimit: 1, in: db) }
+        try queue.write { db in _ = try StateStorage.record([(try change(3), nil)], historyLimit: 1, in: db) }
         #expect(try queue.read { db in try StateStorage.load(db) }.document.revision == 3)
     }
 }
