@@ -2512,9 +2512,9 @@ enum OpenRPCDocument {
         "type": "object",
         "description": "The delay before retry n: min(base · factor^(n−1), max) seconds; with jitter, a random time between half of that and all of it.",
         "properties": {
-          "base": { "type": "number", "exclusiveMinimum": 0, "default": 1, "description": "Seconds before the first retry." },
+          "base": { "type": "number", "exclusiveMinimum": 0, "maximum": 31622400, "default": 1, "description": "Seconds before the first retry; at most 366 days." },
           "factor": { "type": "number", "minimum": 1, "default": 2, "description": "How much each further delay grows." },
-          "max": { "type": "number", "default": 3600, "description": "The longest delay, in seconds; at least base." },
+          "max": { "type": "number", "maximum": 31622400, "default": 3600, "description": "The longest delay, in seconds; at least base and at most 31622400 (366 days)." },
           "jitter": { "type": "boolean", "default": true, "description": "Randomise each delay between half of it and all of it." }
         }
       },

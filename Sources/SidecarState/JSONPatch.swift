@@ -93,18 +93,25 @@ public struct JSONPatch: Sendable, Hashable {
     /// elsewhere); if an operation fails, the ones before it are undone so the document is
     /// exactly as it was, member order included.
     /// - Throws: ``JSONPatchError`` naming the failing operation.
-    public func apply(to document: inout JSONValue) throws(JSONPatchError) {
+    /// - Parameter copyLimit: when given, the most values (scalars and containers alike) that the
+    ///   patch's `copy` operations may copy in all. A copy shares its value's storage, so a
+    ///   patch of a few dozen `copy` operations, each doubling the document, could otherwise
+    ///   make a document that no one can write out or walk through.
+    public func apply(to document: inout JSONValue, copyLimit: Int? = nil) throws(JSONPatchError) {
+        var copyBudget = copyLimit
         switch operations.count {
         case 0:
             return
         case 1:
             // A single operation changes nothing when it fails.
+            try spendCopyBudget(&copyBudget, of: copyLimit, on: 0, in: document)
             try operations[0].perform(on: &document, index: 0) { _ in }
         default:
             var undo: [JSONPatchUndo] = []
             undo.reserveCapacity(operations.count)
             for index in operations.indices {
                 do throws(JSONPatchError) {
+                    try spendCopyBudget(&copyBudget, of: copyLimit, on: index, in: document)
                     try operations[index].perform(on: &document, index: index) { undo.append($0) }
                 } catch {
                     for step in undo.reversed() { document.undo(step) }
@@ -112,6 +119,19 @@ public struct JSONPatch: Sendable, Hashable {
                 }
             }
         }
+    }
+
+    /// Takes what operation `index` copies (if it is a `copy`) out of `budget`, what is left
+    /// of `limit`. The count stops at the budget, so it costs no more than the budget allows.
+    private func spendCopyBudget(_ budget: inout Int?, of limit: Int?, on index: Int, in document: JSONValue) throws(JSONPatchError) {
+        guard let left = budget, case .copy(let from, _) = operations[index], let value = document.value(at: from) else { return }
+        guard let copied = value.valueCount(upTo: left) else {
+            throw JSONPatchError(
+                kind: .tooLarge, operationIndex: index,
+                message: "operation \(index) (\(operations[index].summary)) would make this patch copy more than "
+                    + "\(limit ?? left) values; copy less, or send the values themselves")
+        }
+        budget = left - copied
     }
 
     /// The result of applying the patch to `document`, which is not changed.

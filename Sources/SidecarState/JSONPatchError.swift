@@ -1,8 +1,9 @@
 /// Why a JSON Patch was rejected, and which of its operations was at fault.
 ///
 /// When applying fails, the document is left exactly as it was. ``Kind/malformed`` means the
-/// patch itself is wrong whatever the document (JSON-RPC `-32602` invalid params); the other
-/// kinds mean it does not fit the document as it is now (`-32005` conflict): see ``isConflict``.
+/// patch itself is wrong whatever the document, and ``Kind/tooLarge`` that it copies more than
+/// allowed (JSON-RPC `-32602` invalid params); the other kinds mean it does not fit the
+/// document as it is now (`-32005` conflict): see ``isConflict``.
 public struct JSONPatchError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure, stable for code to switch on.
     public enum Kind: Sendable, Hashable {
@@ -15,6 +16,8 @@ public struct JSONPatchError: Error, Sendable, Hashable, CustomStringConvertible
         /// A path or `from` does not resolve in the document: a missing member, an index out of
         /// range or not an index, a parent that is not an object or array.
         case pathNotFound
+        /// Its `copy` operations would copy more values than the caller allows.
+        case tooLarge
     }
 
     /// What went wrong.
@@ -34,7 +37,7 @@ public struct JSONPatchError: Error, Sendable, Hashable, CustomStringConvertible
 
     /// Whether the patch failed because of the document's contents (a failed `test` or a path
     /// that does not resolve) rather than because it is malformed.
-    public var isConflict: Bool { kind != .malformed }
+    public var isConflict: Bool { kind == .testFailed || kind == .pathNotFound }
 
     public var description: String { message }
 }

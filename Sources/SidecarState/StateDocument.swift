@@ -23,6 +23,12 @@ public struct StateDocument: Sendable {
     /// two more levels (`[{"value": …}]`).
     public static let maximumDepth = JSONParser.maximumDepth - 2
 
+    /// The most values a patch's `copy` operations may copy in all. A copy shares storage, so
+    /// without a bound a few dozen copies, each doubling the document, would make one that
+    /// could not be written to the history or walked through; with it, a patch adds no more
+    /// than a large `state.set` does.
+    public static let maximumCopiedValues = 1_000_000
+
     /// A document with `root` at `revision` (as loaded from storage).
     public init(root: JSONValue = [:], revision: Int64 = 0) {
         self.root = root
@@ -64,7 +70,7 @@ public struct StateDocument: Sendable {
         let after = root.value(at: scope)
         // The rest of the document was within the limit already: only the changed part can
         // exceed it.
-        if let after, scope.tokens.count + Self.depth(of: after) > Self.maximumDepth {
+        if let after, scope.tokens.count + after.nestingDepth > Self.maximumDepth {
             try? Self.patch(at: scope, from: after, to: before).apply(to: &root)
             throw StateError.invalid(
                 "the change would nest values more than \(Self.maximumDepth) levels deep under \(scope), "
@@ -124,13 +130,13 @@ public struct StateDocument: Sendable {
     private static func applyPatch(_ patch: JSONPatch, at base: JSONPointer, to document: inout JSONValue) throws(StateError) {
         do {
             if base.isRoot {
-                try patch.apply(to: &document)
+                try patch.apply(to: &document, copyLimit: maximumCopiedValues)
                 return
             }
             guard var subtree = document.value(at: base) else {
                 throw StateError.patchConflict("\(base) does not exist", operationIndex: 0)
             }
-            try patch.apply(to: &subtree)
+            try patch.apply(to: &subtree, copyLimit: maximumCopiedValues)
             try document.setValue(subtree, at: base)
         } catch let error as JSONPatchError {
             if error.isConflict {
@@ -141,15 +147,6 @@ public struct StateDocument: Sendable {
             throw error
         } catch {
             throw StateError.invalid("\(error)", operationIndex: nil)
-        }
-    }
-
-    /// How many containers deep `value` nests: 0 for a scalar, 1 for `{}` or `[1]`.
-    private static func depth(of value: JSONValue) -> Int {
-        switch value {
-        case .object(let members): return 1 + (members.values.lazy.map(depth(of:)).max() ?? 0)
-        case .array(let elements): return 1 + (elements.lazy.map(depth(of:)).max() ?? 0)
-        default: return 0
         }
     }
 

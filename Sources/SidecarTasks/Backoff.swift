@@ -25,6 +25,9 @@ public struct Backoff: Codable, Sendable, Hashable {
     /// Draw each delay from between half the nominal delay and all of it.
     public var jitter: Bool
 
+    /// The longest delay a backoff may have: 366 days, as for a submission's `delay`.
+    public static let longestDelay: Double = 366 * 86_400
+
     public init(base: Double = 1, factor: Double = 2, max: Double = 3600, jitter: Bool = true) {
         self.base = base
         self.factor = factor
@@ -64,8 +67,9 @@ public struct Backoff: Codable, Sendable, Hashable {
 
     private static func duration(seconds: Double) -> Duration {
         guard seconds > 0 else { return .zero }
-        // Beyond this `Duration`'s Int64 seconds would overflow; no real backoff gets near it.
-        guard seconds < 9e18 else { return .seconds(Int64(9e18)) }
+        // Validation keeps `max` within this; a longer delay would also overflow the Unix
+        // milliseconds the retry time is kept in.
+        let seconds = Swift.min(seconds, longestDelay)
         let whole = seconds.rounded(.down)
         return Duration(
             secondsComponent: Int64(whole), attosecondsComponent: Int64(((seconds - whole) * 1e18).rounded(.down)))
@@ -73,7 +77,7 @@ public struct Backoff: Codable, Sendable, Hashable {
 
     // MARK: - Validation
 
-    /// Checks the settings: `base` > 0, `factor` ≥ 1, `max` ≥ `base`, all finite.
+    /// Checks the settings: `base` > 0, `factor` ≥ 1, `base` ≤ `max` ≤ ``longestDelay``, all finite.
     ///
     /// - Throws: ``BackoffError`` naming the member (`backoff.base` …).
     public func validate() throws(BackoffError) {
@@ -83,10 +87,20 @@ public struct Backoff: Codable, Sendable, Hashable {
         guard factor.isFinite, factor >= 1 else {
             throw BackoffError(field: "backoff.factor", message: "'backoff.factor' must be at least 1, got \(Self.format(factor))")
         }
+        guard base <= Self.longestDelay else {
+            throw BackoffError(
+                field: "backoff.base",
+                message: "'backoff.base' must be at most \(Self.format(Self.longestDelay)) seconds (366 days), got \(Self.format(base))")
+        }
         guard max.isFinite, max >= base else {
             throw BackoffError(
                 field: "backoff.max",
                 message: "'backoff.max' must be at least 'backoff.base' (\(Self.format(base))), got \(Self.format(max))")
+        }
+        guard max <= Self.longestDelay else {
+            throw BackoffError(
+                field: "backoff.max",
+                message: "'backoff.max' must be at most \(Self.format(Self.longestDelay)) seconds (366 days), got \(Self.format(max))")
         }
     }
 

@@ -45,7 +45,7 @@ struct Sidecard: AsyncParsableCommand {
     var maxConnections: Int?
 
     @Option(name: .long, help: ArgumentHelp(
-        "The most unsent bytes a connection may hold before it is closed (default 8388608).", valueName: "bytes"))
+        "The most unsent bytes a connection may hold, and the most bytes of notifications held for it while it does not read, before it is closed (default 8388608).", valueName: "bytes"))
     var maxOutboundBytes: Int?
 
     @Option(name: .long, help: ArgumentHelp(

@@ -61,6 +61,23 @@ struct ConnectionOutboxTests {
         #expect(outbox.heldCount == 0)
     }
 
+    @Test("held notifications are bounded in bytes: past the bound the outbox says overflowed and holds nothing more")
+    func heldBytesAreBounded() throws {
+        var outbox = ConnectionOutbox(maximumHeldBytes: 1_000)
+        var key = 0
+        while outbox.enqueue(notification(Int64(key)), coalescingKey: "task \(key)", writable: false) == .held {
+            key += 1
+        }
+        #expect(key > 10, "each frame is some 60 bytes")
+        #expect(outbox.heldCount == key)
+        #expect(outbox.heldBytes <= 1_000)
+        // A newer notification for a key already held takes the older one's place: no growth.
+        #expect(outbox.enqueue(notification(1), coalescingKey: "task 0", writable: false) == .replacedOlder)
+        #expect(outbox.heldCount == key)
+        #expect(outbox.releaseHeld() == key)
+        #expect(outbox.heldBytes == 0)
+    }
+
     @Test("a writable connection gets every notification, none held")
     func writableSendsAll() throws {
         var outbox = ConnectionOutbox()

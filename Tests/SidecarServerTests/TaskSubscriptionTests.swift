@@ -78,6 +78,30 @@ struct TaskSubscriptionTests {
         }
     }
 
+    @Test("a watcher of every task that never reads is disconnected once its held notifications pass --max-outbound-bytes")
+    func unreadWatcherIsDisconnected() async throws {
+        // Above the channel's high-water mark (256 KiB), so that the responses' own cap does
+        // not end the connection first: past that mark notifications are held, not written.
+        try await withTaskDaemon(["--max-outbound-bytes", "1048576"]) { daemon in
+            let watcher = try daemon.connect()
+            _ = try watcher.result("tasks.subscribe", [:])
+            // From here on the watcher reads nothing. Each task changes three times and is a key
+            // of its own, so holding the newest per key does not bound it; the bytes do.
+            let submitter = try daemon.connect()
+            let payload = JSONValue.string(String(repeating: "x", count: 2_000))
+            for _ in 0..<10 {
+                _ = try await submitter.submitTasks(Array(repeating: ["kind": "sidecar.noop", "payload": payload], count: 200))
+            }
+            let closed = await pollUntil(timeout: 10) { daemon.standardError.contains("not reading its notifications") }
+            #expect(closed, "\(daemon.standardError)")
+            var event = watcher.next(timeout: 5)
+            while case .frame = event { event = watcher.next(timeout: 5) }
+            #expect(event == .closed, "\(event)")
+            #expect(!daemon.standardError.contains("not reading its responses"), "\(daemon.standardError)")
+            #expect(try submitter.result("sidecar.ping", [:]) == "pong")
+        }
+    }
+
     @Test("tasks.subscribe refuses an id or kind that is not a string, naming the field")
     func invalidParams() throws {
         try withDaemon { daemon in

@@ -19,6 +19,8 @@ struct TaskValidationTests {
                 (["kind": "test.bad", "backoff": ["factor": 0.5]], "backoff.factor"),
                 (["kind": "test.bad", "backoff": ["jitter": "yes"]], "backoff.jitter"),
                 (["kind": "test.bad", "backoff": ["speed": 2]], "backoff.speed"),
+                (["kind": "test.bad", "backoff": ["base": 1e16, "max": 1e16]], "backoff.base"),
+                (["kind": "test.bad", "backoff": ["max": 31_622_401]], "backoff.max"),
                 (["kind": "exec", "payload": ["args": ["true"]]], "payload.args"),
                 (["kind": "exec", "payload": [:]], "payload.argv"),
                 (["kind": "exec", "payload": ["argv": []]], "payload.argv"),

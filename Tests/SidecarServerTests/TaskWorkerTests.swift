@@ -68,6 +68,22 @@ struct TaskWorkerTests {
         }
     }
 
+    @Test("a failure with the longest backoff, 366 days, schedules the retry that far ahead; the daemon carries on")
+    func longestBackoff() async throws {
+        try await withTaskDaemon { daemon in
+            let client = try daemon.connect()
+            let backoff: JSONValue = ["base": 31_622_400, "max": 31_622_400, "jitter": false]
+            let id = try client.submitTask(["kind": "test.far", "maxRetries": 5, "backoff": backoff])
+            #expect(try client.result("tasks.claim", ["kinds": ["test.far"]])["tasks"]?[0]?["id"] == .string(id))
+            let failedAt = Date()
+            let failed = try client.result("tasks.fail", ["id": .string(id), "error": "boom"])
+            #expect(failed["status"] == "scheduled", "\(failed)")
+            let runAt = try #require(taskTime(failed["runAt"]), "\(failed)")
+            #expect(abs(runAt.timeIntervalSince(failedAt) - 31_622_400) < 60, "retry at \(runAt)")
+            #expect(try client.result("sidecar.ping", [:]) == "pong")
+        }
+    }
+
     @Test("heartbeats keep a task leased well past its first lease")
     func heartbeatsExtendTheLease() async throws {
         try await withTaskDaemon { daemon in

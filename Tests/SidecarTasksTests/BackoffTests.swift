@@ -95,6 +95,10 @@ struct BackoffTests {
         (Backoff(base: .infinity), "backoff.base", "'backoff.base' must be greater than 0, got inf"),
         (Backoff(factor: 0.5), "backoff.factor", "'backoff.factor' must be at least 1, got 0.5"),
         (Backoff(base: 10, max: 5), "backoff.max", "'backoff.max' must be at least 'backoff.base' (10), got 5"),
+        // A delay past about 9.2e15 s overflowed the Unix milliseconds of the retry time and
+        // crashed the daemon when the retry was scheduled.
+        (Backoff(base: 1e16, max: 1e16), "backoff.base", "'backoff.base' must be at most 31622400 seconds (366 days), got 10000000000000000"),
+        (Backoff(base: 1, max: 31_622_401), "backoff.max", "'backoff.max' must be at most 31622400 seconds (366 days), got 31622401"),
     ]
 
     @Test("validation names the member", arguments: invalidSettings)
@@ -102,10 +106,13 @@ struct BackoffTests {
         #expect(throws: BackoffError(field: field, message: message)) { try backoff.validate() }
     }
 
-    @Test("valid settings pass, including a constant delay")
+    @Test("valid settings pass, including a constant delay and the longest, 366 days")
     func validSettings() throws {
         try Backoff().validate()
         try Backoff(base: 5, factor: 1, max: 5, jitter: false).validate()
+        let longest = Backoff(base: 1, factor: 1e308, max: Backoff.longestDelay, jitter: false)
+        try longest.validate()
+        #expect(longest.delay(beforeRetry: 1000) == .seconds(31_622_400))
     }
 
     static let decoded: [(JSONValue, Backoff)] = [

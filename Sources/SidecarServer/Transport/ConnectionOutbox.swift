@@ -7,7 +7,10 @@ import SidecarProtocol
 ///
 /// Responses are never dropped or merged. Notifications are: while the connection is not
 /// writable, at most one is held per coalescing key, the newest, so a slow reader costs
-/// memory bounded by its keys (its subscriptions), never by how often things change.
+/// memory bounded by its keys (a state subscription's slice, a task), never by how often
+/// things change. A key can stand for each of many tasks, so the held notifications are also
+/// bounded in bytes: past ``maximumHeldBytes`` the connection is to be closed, as one whose
+/// responses pile up is.
 struct ConnectionOutbox {
     /// What became of a notification handed to ``enqueue(_:coalescingKey:writable:)``.
     enum NotificationOutcome: Equatable {
@@ -17,16 +20,24 @@ struct ConnectionOutbox {
         case held
         /// Held in place of an older one with the same key, which will never be sent.
         case replacedOlder
+        /// Not held: the notifications held already take ``ConnectionOutbox/maximumHeldBytes``.
+        /// The peer has stopped reading; close the connection.
+        case overflowed
     }
 
     /// The most capacity kept between bursts; a buffer that a large response grew is let go.
     static let retainedCapacity = 64 * 1024
     private static let initialCapacity = 4096
 
+    /// The most bytes of encoded notifications held for a peer that is not reading.
+    let maximumHeldBytes: Int
     private var pending: [UInt8] = []
-    private var held: OrderedDictionary<String, RPCNotification> = [:]
+    /// Held notifications, as encoded frames, newest per key.
+    private var held: OrderedDictionary<String, [UInt8]> = [:]
+    private(set) var heldBytes = 0
 
-    init() {
+    init(maximumHeldBytes: Int = 8 * 1024 * 1024) {
+        self.maximumHeldBytes = maximumHeldBytes
         pending.reserveCapacity(Self.initialCapacity)
     }
 
@@ -54,10 +65,16 @@ struct ConnectionOutbox {
         Frame.write(batch: responses, into: &pending)
     }
 
-    /// Queues `notification` when the connection is writable; otherwise holds it, newest per key.
+    /// Queues `notification` when the connection is writable; otherwise holds it, newest per key,
+    /// unless that would hold more than ``maximumHeldBytes``.
     mutating func enqueue(_ notification: RPCNotification, coalescingKey: String, writable: Bool) -> NotificationOutcome {
         guard writable else {
-            return held.updateValue(notification, forKey: coalescingKey) == nil ? .held : .replacedOlder
+            var frame: [UInt8] = []
+            Frame.write(notification.jsonValue, into: &frame)
+            let replacedBytes = held[coalescingKey]?.count ?? 0
+            guard heldBytes - replacedBytes + frame.count <= maximumHeldBytes else { return .overflowed }
+            heldBytes += frame.count - replacedBytes
+            return held.updateValue(frame, forKey: coalescingKey) == nil ? .held : .replacedOlder
         }
         Frame.write(notification.jsonValue, into: &pending)
         return .queued
@@ -67,10 +84,11 @@ struct ConnectionOutbox {
     /// - Returns: how many were queued.
     mutating func releaseHeld() -> Int {
         let count = held.count
-        for notification in held.values {
-            Frame.write(notification.jsonValue, into: &pending)
+        for frame in held.values {
+            pending.append(contentsOf: frame)
         }
         held.removeAll()
+        heldBytes = 0
         return count
     }
 
@@ -94,5 +112,6 @@ struct ConnectionOutbox {
     mutating func discard() {
         pending.removeAll()
         held.removeAll()
+        heldBytes = 0
     }
 }

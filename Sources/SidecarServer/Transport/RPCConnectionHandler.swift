@@ -26,7 +26,7 @@ final class RPCConnectionHandler: ChannelInboundHandler {
     private var handle: ConnectionHandle?
     /// Frames encoded during the current read burst (flushed in `channelReadComplete`), and
     /// notifications held for a peer that is not reading.
-    private var outbox = ConnectionOutbox()
+    private var outbox: ConnectionOutbox
     /// The buffer handed to the channel. Once the socket has taken its bytes the channel lets
     /// go of it, so the next flush reuses its storage instead of allocating.
     private var outputBuffer = ByteBuffer()
@@ -67,6 +67,7 @@ final class RPCConnectionHandler: ChannelInboundHandler {
         self.shutdown = shutdown
         self.logger = logger
         self.frames = InboundFrameAssembler(maximumFrameLength: maximumFrameLength)
+        self.outbox = ConnectionOutbox(maximumHeldBytes: maximumOutboundBytes)
     }
 
     // MARK: - Channel events
@@ -434,7 +435,7 @@ final class RPCConnectionHandler: ChannelInboundHandler {
     /// Sends a server notification; see ``ConnectionOutbox`` for what happens while the peer
     /// is not reading.
     func send(_ notification: RPCNotification, coalescingKey: String) {
-        guard let context else { return }
+        guard let context, context.channel.isActive else { return }
         switch outbox.enqueue(notification, coalescingKey: coalescingKey, writable: context.channel.isWritable) {
         case .queued:
             shard.notificationsSent += 1
@@ -443,6 +444,12 @@ final class RPCConnectionHandler: ChannelInboundHandler {
             break
         case .replacedOlder:
             shard.notificationsCoalesced += 1
+        case .overflowed:
+            logger.warning(
+                "closing connection: peer is not reading its notifications",
+                metadata: ["connection": "\(connection.id)", "uid": "\(connection.uid)", "heldBytes": "\(outbox.heldBytes)"]
+            )
+            context.close(promise: nil)
         }
     }
 
