@@ -1136,7 +1136,7 @@ enum OpenRPCDocument {
         },
         {
           "name": "payload",
-          "summary": "What the task works on; for `exec`, {argv, env?, cwd?, stdin?}, checked now.",
+          "summary": "What the task works on, at most 1 MiB of JSON; for `exec`, {argv, env?, cwd?, stdin?}, checked now.",
           "required": false,
           "schema": { "description": "Any JSON value; for exec, an ExecPayload.", "default": null }
         },
@@ -1861,7 +1861,7 @@ enum OpenRPCDocument {
         },
         {
           "name": "result",
-          "summary": "What the task produced.",
+          "summary": "What the task produced, at most 1 MiB of JSON.",
           "required": false,
           "schema": { "default": null }
         }

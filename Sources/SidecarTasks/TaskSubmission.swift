@@ -14,8 +14,27 @@ public struct TaskSubmission: Sendable {
     public var runAt: Int64?
     public var idempotencyKey: String?
 
+    /// The most bytes of JSON a task's payload, or the result a worker completes it with, may
+    /// take: a task is answered whole by `tasks.get` and `tasks.wait`, with its payload and its
+    /// result, and must fit the connection's outbound cap.
+    public static let maximumValueBytes = 1024 * 1024
+
     public init(kind: String) {
         self.kind = kind
+    }
+
+    /// How many bytes of JSON `value` takes, or `nil` when that is more than ``maximumValueBytes``.
+    /// A short string or a scalar is not written out to find out.
+    public static func checkedSize(of value: JSONValue) -> Int? {
+        switch value {
+        case .null, .bool, .int, .double:
+            return 24
+        case .string(let text) where text.utf8.count <= 4096:
+            return text.utf8.count + 2
+        default:
+            let size = JSONWriter.string(value).utf8.count
+            return size <= maximumValueBytes ? size : nil
+        }
     }
 
     /// Reads a submission.
@@ -36,6 +55,9 @@ public struct TaskSubmission: Sendable {
         }
         self.kind = kind
         payload = object["payload"] ?? .null
+        guard Self.checkedSize(of: payload) != nil else {
+            throw Self.invalid(name("payload"), "is more than \(Self.maximumValueBytes) bytes of JSON; keep large data elsewhere and pass a path or a key")
+        }
         if let value = object["priority"], !value.isNull {
             guard case .string(let text) = value, let priority = TaskPriority(rawValue: text) else {
                 throw Self.invalid(name("priority"), "must be one of low, normal, high, critical")

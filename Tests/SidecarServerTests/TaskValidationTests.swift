@@ -33,6 +33,9 @@ struct TaskValidationTests {
                 (["kind": "test.bad", "timeout": 0], "timeout"),
                 (["kind": "test.bad", "idempotencyKey": 7], "idempotencyKey"),
                 (["kind": "test.bad", "retries": 2], "retries"),
+                // Past 1 MiB of JSON a task could not be sent back whole by tasks.get.
+                (["kind": "test.bad", "payload": .string(String(repeating: "x", count: 1_048_577))], "payload"),
+                (["kind": "test.bad", "payload": ["list": .array(Array(repeating: "0123456789", count: 90_000))]], "payload"),
             ]
             for (params, field) in cases {
                 try connection.expectInvalid("tasks.submit", params, field: field)
@@ -44,6 +47,19 @@ struct TaskValidationTests {
             try connection.expectInvalid("tasks.list", ["limit": 0], field: "limit")
             #expect(try connection.allTasks().isEmpty, "no refused submission created a task")
             #expect(try connection.result("tasks.metrics", [:])["submitted"] == 0)
+        }
+    }
+
+    @Test("a worker's result over 1 MiB of JSON is -32602 naming 'result'; the task stays its own to complete")
+    func oversizedResult() async throws {
+        try await withTaskDaemon { daemon in
+            let connection = try daemon.connect()
+            let id = try connection.submitTask(["kind": "test.big", "payload": .string(String(repeating: "p", count: 1_000_000))])
+            #expect(try connection.result("tasks.claim", ["kinds": ["test.big"]])["tasks"]?[0]?["id"] == .string(id))
+            try connection.expectInvalid("tasks.complete", ["id": .string(id), "result": .string(String(repeating: "r", count: 1_048_577))],
+                                         field: "result")
+            #expect(try connection.task(id)["status"] == "running")
+            #expect(try connection.result("tasks.complete", ["id": .string(id), "result": "small"])["status"] == "succeeded")
         }
     }
 }

@@ -99,6 +99,11 @@ enum TaskMethods {
         router.register("tasks.complete", .onLoop { context in
             let id = try context.params.string("id")
             let result = try context.params.value("result") ?? .null
+            guard TaskSubmission.checkedSize(of: result) != nil else {
+                throw RPCError.invalidParams(
+                    "'result' is more than \(TaskSubmission.maximumValueBytes) bytes of JSON; keep large data elsewhere and return a path or a key",
+                    field: "result")
+            }
             return .later(tasks.complete(id: id, result: result, connectionID: context.connection.info.id).map(\.jsonValue))
         })
         router.register("tasks.fail", .onLoop { context in
