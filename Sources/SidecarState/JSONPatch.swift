@@ -93,10 +93,11 @@ public struct JSONPatch: Sendable, Hashable {
     /// elsewhere); if an operation fails, the ones before it are undone so the document is
     /// exactly as it was, member order included.
     /// - Throws: ``JSONPatchError`` naming the failing operation.
-    /// - Parameter copyLimit: when given, the most values (scalars and containers alike) that the
-    ///   patch's `copy` operations may copy in all. A copy shares its value's storage, so a
-    ///   patch of a few dozen `copy` operations, each doubling the document, could otherwise
-    ///   make a document that no one can write out or walk through.
+    /// - Parameter copyLimit: when given, the most bytes of JSON (as
+    ///   ``SidecarProtocol/JSONValue/encodedSize(upTo:)`` counts them) that the patch's `copy`
+    ///   operations may copy in all. A copy shares its value's storage, so a patch of a few
+    ///   dozen `copy` operations, each doubling the document, could otherwise make a document
+    ///   that no one can write out or walk through.
     public func apply(to document: inout JSONValue, copyLimit: Int? = nil) throws(JSONPatchError) {
         var copyBudget = copyLimit
         switch operations.count {
@@ -125,11 +126,11 @@ public struct JSONPatch: Sendable, Hashable {
     /// of `limit`. The count stops at the budget, so it costs no more than the budget allows.
     private func spendCopyBudget(_ budget: inout Int?, of limit: Int?, on index: Int, in document: JSONValue) throws(JSONPatchError) {
         guard let left = budget, case .copy(let from, _) = operations[index], let value = document.value(at: from) else { return }
-        guard let copied = value.valueCount(upTo: left) else {
+        guard let copied = value.encodedSize(upTo: left) else {
             throw JSONPatchError(
                 kind: .tooLarge, operationIndex: index,
                 message: "operation \(index) (\(operations[index].summary)) would make this patch copy more than "
-                    + "\(limit ?? left) values; copy less, or send the values themselves")
+                    + "\(limit ?? left) bytes of JSON; copy less, or send the values themselves")
         }
         budget = left - copied
     }

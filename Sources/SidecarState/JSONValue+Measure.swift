@@ -10,26 +10,35 @@ extension JSONValue {
         }
     }
 
-    /// How many values the value holds, itself included (every scalar and container counts
-    /// one), or `nil` as soon as the count passes `limit`: counting stops there, so a value
-    /// whose parts share storage many times over costs no more than `limit` steps.
-    func valueCount(upTo limit: Int) -> Int? {
-        var count = 0
-        return countValues(into: &count, limit: limit) ? count : nil
+    /// About how many bytes of JSON the value takes (its strings' UTF-8 and a few bytes for
+    /// each other value, member and element), or `nil` as soon as that passes `limit`:
+    /// measuring stops there, so a value whose parts share storage many times over costs no
+    /// more than `limit` allows.
+    func encodedSize(upTo limit: Int) -> Int? {
+        var size = 0
+        return addEncodedSize(to: &size, limit: limit) ? size : nil
     }
 
-    /// Adds this value's count to `count`; `false` once it passes `limit`.
-    private func countValues(into count: inout Int, limit: Int) -> Bool {
-        count += 1
-        guard count <= limit else { return false }
+    /// Adds this value's size to `size`; `false` once it passes `limit`.
+    private func addEncodedSize(to size: inout Int, limit: Int) -> Bool {
         switch self {
+        case .null, .bool, .int, .double:
+            size += 8
+        case .string(let text):
+            size += text.utf8.count + 2
         case .object(let members):
-            for value in members.values where !value.countValues(into: &count, limit: limit) { return false }
+            size += 2
+            for (key, value) in members {
+                size += key.utf8.count + 4
+                guard size <= limit, value.addEncodedSize(to: &size, limit: limit) else { return false }
+            }
         case .array(let elements):
-            for value in elements where !value.countValues(into: &count, limit: limit) { return false }
-        default:
-            break
+            size += 2
+            for value in elements {
+                size += 1
+                guard size <= limit, value.addEncodedSize(to: &size, limit: limit) else { return false }
+            }
         }
-        return true
+        return size <= limit
     }
 }

@@ -23,11 +23,11 @@ public struct StateDocument: Sendable {
     /// two more levels (`[{"value": …}]`).
     public static let maximumDepth = JSONParser.maximumDepth - 2
 
-    /// The most values a patch's `copy` operations may copy in all. A copy shares storage, so
-    /// without a bound a few dozen copies, each doubling the document, would make one that
-    /// could not be written to the history or walked through; with it, a patch adds no more
-    /// than a large `state.set` does.
-    public static let maximumCopiedValues = 1_000_000
+    /// The most bytes of JSON a patch's `copy` operations may copy in all: what one request
+    /// frame can carry (16 MiB). A copy shares storage, so without a bound a few dozen copies,
+    /// each doubling the document, would make one that could not be written to the history or
+    /// walked through; with it, a patch adds no more than a large `state.set` does.
+    public static let maximumCopiedBytes = 16 * 1024 * 1024
 
     /// A document with `root` at `revision` (as loaded from storage).
     public init(root: JSONValue = [:], revision: Int64 = 0) {
@@ -130,13 +130,13 @@ public struct StateDocument: Sendable {
     private static func applyPatch(_ patch: JSONPatch, at base: JSONPointer, to document: inout JSONValue) throws(StateError) {
         do {
             if base.isRoot {
-                try patch.apply(to: &document, copyLimit: maximumCopiedValues)
+                try patch.apply(to: &document, copyLimit: maximumCopiedBytes)
                 return
             }
             guard var subtree = document.value(at: base) else {
                 throw StateError.patchConflict("\(base) does not exist", operationIndex: 0)
             }
-            try patch.apply(to: &subtree, copyLimit: maximumCopiedValues)
+            try patch.apply(to: &subtree, copyLimit: maximumCopiedBytes)
             try document.setValue(subtree, at: base)
         } catch let error as JSONPatchError {
             if error.isConflict {

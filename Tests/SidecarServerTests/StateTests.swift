@@ -133,22 +133,23 @@ struct StateTests {
         }
     }
 
-    @Test("copies that would double the document past a million values are -32602 naming the op, and change nothing")
+    @Test("copies that would double the document past 16 MiB of JSON are -32602 naming the op, and change nothing")
     func copyAmplification() throws {
         try withDaemon { daemon in
             let connection = try daemon.connect()
-            _ = try connection.result("state.set", ["path": "/seed", "value": [1, 2, 3]])
-            // Each op copies the whole document (5 values to start with) into itself, doubling it:
-            // shared storage, so cheap to make, but not to store or read. The copies add up to
-            // 5 × (2^(k+1) - 1) values after op k, past 10^6 at op 17.
+            let seed = JSONValue.string(String(repeating: "x", count: 1_000))
+            _ = try connection.result("state.set", ["path": "/seed", "value": seed])
+            // Each op copies the whole document (about 1 KB to start with) into itself, doubling
+            // it: shared storage, so cheap to make, but not to store or read. The copies add up
+            // to about 1 KB × (2^(k+1) - 1) after op k, past 16 MiB at op 14.
             let ops: [JSONValue] = (0..<40).map { ["op": "copy", "from": "", "path": .string("/c\($0)")] }
             let error = try connection.error("state.patch", ["ops": .array(ops)], code: -32602)
-            #expect(error["data"]?["op"] == 17, "\(error)")
-            #expect(error["message"]?.stringValue?.contains("more than 1000000 values") == true, "\(error)")
-            #expect(try connection.result("state.get", ["path": ""]) == ["value": ["seed": [1, 2, 3]], "revision": 1, "exists": true])
+            #expect(error["data"]?["op"] == 14, "\(error)")
+            #expect(error["message"]?.stringValue?.contains("more than 16777216 bytes of JSON") == true, "\(error)")
+            #expect(try connection.result("state.get", ["path": ""]) == ["value": ["seed": seed], "revision": 1, "exists": true])
             // A copy within the bound is an ordinary change.
             _ = try connection.result("state.patch", ["ops": [["op": "copy", "from": "/seed", "path": "/again"]]])
-            #expect(try connection.result("state.get", ["path": "/again"])["value"] == [1, 2, 3])
+            #expect(try connection.result("state.get", ["path": "/again"])["value"] == seed)
         }
     }
 
