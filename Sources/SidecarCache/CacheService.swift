@@ -185,7 +185,7 @@ public final class CacheService: Sendable {
             return core.leases.leaseCount > 0 ? core.leases.resolve(key: key) : nil
         }
         let cacheTTL: CacheTTL = ttl == 0 ? .never : .milliseconds(ttl * 1000)
-        _ = core.withValue { core in
+        core.withValue { core in
             core.reads.touch(key: key)
             core.l1.set(key, value: value, encoded: encoded, ttl: cacheTTL, origin: .local, now: now)
         }

@@ -66,6 +66,17 @@ extension RPCError {
         )
     }
 
+    /// The answer to a request would be more than `maximum` bytes (`--max-outbound-bytes`), so
+    /// it is not sent; a change the request made stands.
+    public static func replyTooLarge(maximum: Int) -> RPCError {
+        RPCError(
+            code: .replyTooLarge,
+            message: "Reply too large: the answer would be more than \(maximum) bytes, the most a connection is sent at once. "
+                + "Ask for less at a time (a narrower path or query, a smaller batch) or raise --max-outbound-bytes.",
+            data: ["maximum": .int(Int64(maximum))]
+        )
+    }
+
     public static func serverBusy(maximumConnections: Int) -> RPCError {
         RPCError(
             code: .serverBusy,

@@ -32,6 +32,8 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let cancelled = RPCErrorCode(rawValue: -32006)
     /// The peer may not use this daemon.
     public static let permissionDenied = RPCErrorCode(rawValue: -32007)
+    /// The answer would be larger than the connection may be sent at once.
+    public static let replyTooLarge = RPCErrorCode(rawValue: -32008)
 
     /// A short name for logs and metrics (`parse_error`, `frame_too_large`, …).
     public var name: String {
@@ -48,6 +50,7 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCo
         case .conflict: return "conflict"
         case .cancelled: return "cancelled"
         case .permissionDenied: return "permission_denied"
+        case .replyTooLarge: return "reply_too_large"
         default: return "error_\(rawValue)"
         }
     }

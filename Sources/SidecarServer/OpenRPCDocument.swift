@@ -7,7 +7,7 @@ enum OpenRPCDocument {
   "info": {
     "title": "Sidecar",
     "version": "0.1.0",
-    "description": "The JSON-RPC 2.0 interface of `sidecard`, a per-user local daemon. Clients connect to a Unix stream socket (`--socket`, else `$SIDECAR_SOCKET`, else `$XDG_RUNTIME_DIR/sidecar/sidecar.sock`, else `/tmp/sidecar-$UID/sidecar.sock`) and exchange frames in both directions: a 4-byte unsigned big-endian length N, then N bytes of UTF-8 JSON. Each frame holds one request, notification or response, or a batch. Requests on one connection are answered as they finish, so responses may arrive out of order: match them by `id`. The server may also send notifications of its own at any time: `state.subscribe` makes it send `state.changed`, and `tasks.subscribe` makes it send `tasks.changed` (described in those methods' `x-notifications` and in `components.schemas.StateChanged` and `TaskChanged`). Errors in the framing or in the JSON-RPC envelope (-32700, -32600, -32601, -32001, -32002, -32007) can answer any request; they are listed once under `components.errors`. `protocol/PROTOCOL.md` is the full reference."
+    "description": "The JSON-RPC 2.0 interface of `sidecard`, a per-user local daemon. Clients connect to a Unix stream socket (`--socket`, else `$SIDECAR_SOCKET`, else `$XDG_RUNTIME_DIR/sidecar/sidecar.sock`, else `/tmp/sidecar-$UID/sidecar.sock`) and exchange frames in both directions: a 4-byte unsigned big-endian length N, then N bytes of UTF-8 JSON. Each frame holds one request, notification or response, or a batch. Requests on one connection are answered as they finish, so responses may arrive out of order: match them by `id`. The server may also send notifications of its own at any time: `state.subscribe` makes it send `state.changed`, and `tasks.subscribe` makes it send `tasks.changed` (described in those methods' `x-notifications` and in `components.schemas.StateChanged` and `TaskChanged`). Errors in the framing or in the JSON-RPC envelope (-32700, -32600, -32601, -32001, -32002, -32007, -32008) can answer any request; they are listed once under `components.errors`. `protocol/PROTOCOL.md` is the full reference."
   },
   "methods": [
     {
@@ -2689,7 +2689,8 @@ enum OpenRPCDocument {
       "NotFound": { "code": -32004, "message": "Not found: the named thing does not exist" },
       "Conflict": { "code": -32005, "message": "Conflict: the request conflicts with the current state (a revision, a lease, a final status)" },
       "Cancelled": { "code": -32006, "message": "Cancelled: the operation was cancelled" },
-      "PermissionDenied": { "code": -32007, "message": "Permission denied: the peer's uid may not use this daemon; sent with id null, then the connection is closed" }
+      "PermissionDenied": { "code": -32007, "message": "Permission denied: the peer's uid may not use this daemon; sent with id null, then the connection is closed" },
+      "ReplyTooLarge": { "code": -32008, "message": "Reply too large: the answer would be larger than --max-outbound-bytes, so it is not sent; a change the request made stands; data.maximum" }
     }
   }
 }

@@ -9,36 +9,4 @@ extension JSONValue {
         default: return 0
         }
     }
-
-    /// About how many bytes of JSON the value takes (its strings' UTF-8 and a few bytes for
-    /// each other value, member and element), or `nil` as soon as that passes `limit`:
-    /// measuring stops there, so a value whose parts share storage many times over costs no
-    /// more than `limit` allows.
-    func encodedSize(upTo limit: Int) -> Int? {
-        var size = 0
-        return addEncodedSize(to: &size, limit: limit) ? size : nil
-    }
-
-    /// Adds this value's size to `size`; `false` once it passes `limit`.
-    private func addEncodedSize(to size: inout Int, limit: Int) -> Bool {
-        switch self {
-        case .null, .bool, .int, .double:
-            size += 8
-        case .string(let text):
-            size += text.utf8.count + 2
-        case .object(let members):
-            size += 2
-            for (key, value) in members {
-                size += key.utf8.count + 4
-                guard size <= limit, value.addEncodedSize(to: &size, limit: limit) else { return false }
-            }
-        case .array(let elements):
-            size += 2
-            for value in elements {
-                size += 1
-                guard size <= limit, value.addEncodedSize(to: &size, limit: limit) else { return false }
-            }
-        }
-        return size <= limit
-    }
 }

@@ -66,6 +66,34 @@ struct BackPressureTests {
         }
     }
 
+    @Test("an answer larger than --max-outbound-bytes is -32008 and the connection stays; in a batch, the answers past it")
+    func oversizedAnswers() throws {
+        try withDaemon(["--max-outbound-bytes", "1048576"]) { daemon in
+            let connection = try daemon.connect()
+            let big = JSONValue.string(String(repeating: "x", count: 1_100_000))
+            let echoed = try connection.call("sidecar.echo", params: ["value": big])
+            #expect(echoed["error"]?["code"] == -32008, "\(echoed["error"] ?? nil)")
+            #expect(echoed["error"]?["data"]?["maximum"] == 1_048_576)
+
+            // A change stands even when its answer is refused; a read of it is refused the same way.
+            _ = try connection.call("state.set", params: ["path": "/big", "value": big])
+            #expect(try connection.call("state.get", params: ["path": "/big"])["error"]?["code"] == -32008)
+            let exists = try connection.call("state.query", params: ["selector": "$.big"])
+            #expect(exists["error"]?["code"] == -32008, "\(exists)")
+
+            // 20 answers of 100 KB in one batch: the first ten fit in 1 MiB, the rest are -32008.
+            _ = try connection.call("state.set", params: ["path": "/medium", "value": .string(String(repeating: "m", count: 100_000))])
+            let requests: [JSONValue] = (0..<20).map { ["jsonrpc": "2.0", "id": .int(Int64($0)), "method": "state.get", "params": ["path": "/medium"]] }
+            try connection.write(WireFrame.bytes(.array(requests)))
+            let replies = try #require(try connection.readMessage(timeout: 10).arrayValue)
+            #expect(replies.count == 20)
+            let answered = replies.filter { $0["result"] != nil }.count
+            #expect((9...10).contains(answered), "\(answered) answered")
+            #expect(replies.dropFirst(answered).allSatisfy { $0["error"]?["code"] == -32008 })
+            expectResult(try connection.call("sidecar.ping"), "pong", id: 1)
+        }
+    }
+
     @Test("past --max-outbound-bytes a client that does not read is disconnected")
     func outboundCapCloses() throws {
         try withDaemon(["--max-outbound-bytes", "65536"]) { daemon in

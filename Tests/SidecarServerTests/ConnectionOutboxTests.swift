@@ -78,6 +78,24 @@ struct ConnectionOutboxTests {
         #expect(outbox.heldBytes == 0)
     }
 
+    @Test("an answer larger than the bound is replaced by a -32008 error naming it; one at the bound goes out")
+    func oversizedAnswersAreRefused() throws {
+        var outbox = ConnectionOutbox(maximumHeldBytes: 1_000)
+        outbox.append(RPCResponse(id: .int(1), result: .string(String(repeating: "x", count: 2_000))))
+        outbox.append(id: .int(2), encodedResult: EncodedJSON.Object(capacity: 16).finishing(padding: 2_000))
+        outbox.append(RPCResponse(id: .int(3), result: .string(String(repeating: "y", count: 900))))
+        var buffer = ByteBuffer()
+        _ = outbox.drain(into: &buffer)
+        let sent = try frames(in: buffer)
+        #expect(sent.map { $0["id"] } == [1, 2, 3])
+        #expect(sent[0]["error"]?["code"] == -32008 && sent[0]["error"]?["data"]?["maximum"] == 1_000, "\(sent[0])")
+        #expect(sent[1]["error"]?["code"] == -32008, "\(sent[1])")
+        #expect(sent[2]["result"]?.stringValue?.count == 900)
+        // A notification that could never be sent whole ends the connection, like one that is not read.
+        #expect(outbox.enqueue(RPCNotification(method: "state.changed", params: ["value": .string(String(repeating: "z", count: 2_000))]),
+                               coalescingKey: "a", writable: true) == .overflowed)
+    }
+
     @Test("a writable connection gets every notification, none held")
     func writableSendsAll() throws {
         var outbox = ConnectionOutbox()
@@ -113,5 +131,14 @@ struct ConnectionOutboxTests {
         var second = ByteBuffer()
         _ = outbox.drain(into: &second)
         #expect(try frames(in: second) == [["jsonrpc": "2.0", "id": 2, "result": "small"]])
+    }
+}
+
+extension EncodedJSON.Object {
+    /// The object with one string member of `count` bytes, for a large encoded result.
+    fileprivate consuming func finishing(padding count: Int) -> EncodedJSON {
+        var object = self
+        object.add("padding", string: String(repeating: "p", count: count))
+        return object.finish()
     }
 }

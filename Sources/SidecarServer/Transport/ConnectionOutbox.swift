@@ -29,7 +29,9 @@ struct ConnectionOutbox {
     static let retainedCapacity = 64 * 1024
     private static let initialCapacity = 4096
 
-    /// The most bytes of encoded notifications held for a peer that is not reading.
+    /// The most bytes of encoded notifications held for a peer that is not reading, and the
+    /// largest answer sent: a larger one is replaced by a `-32008` error before it is written
+    /// out (it could never get past the outbound cap, and writing it out could take gigabytes).
     let maximumHeldBytes: Int
     private var pending: [UInt8] = []
     /// Held notifications, as encoded frames, newest per key.
@@ -50,14 +52,27 @@ struct ConnectionOutbox {
     /// The number of notifications held for a reader that is behind.
     var heldCount: Int { held.count }
 
-    /// Encodes `response` as a frame to go out with the next flush.
+    /// Encodes `response` as a frame to go out with the next flush, or a `-32008` error in its
+    /// place when its result is larger than ``maximumHeldBytes``.
     mutating func append(_ response: RPCResponse) {
-        Frame.write(response, into: &pending)
+        Frame.write(Self.bounded(response, maximumBytes: maximumHeldBytes), into: &pending)
     }
 
-    /// Writes a response whose result is JSON text already, as a frame to go out with the next flush.
+    /// Writes a response whose result is JSON text already, as a frame to go out with the next
+    /// flush (or a `-32008` error, as ``append(_:)``).
     mutating func append(id: RPCID, encodedResult: EncodedJSON) {
+        guard encodedResult.bytes.count <= maximumHeldBytes else {
+            Frame.write(RPCResponse(id: id, error: .replyTooLarge(maximum: maximumHeldBytes)), into: &pending)
+            return
+        }
         Frame.write(id: id, encodedResult: encodedResult, into: &pending)
+    }
+
+    /// `response`, or the `-32008` error in its place when its result would take more than
+    /// `maximumBytes` of JSON. The result is measured, not written, to find out.
+    static func bounded(_ response: RPCResponse, maximumBytes: Int) -> RPCResponse {
+        guard case .success(let result) = response.outcome, result.encodedSize(upTo: maximumBytes) == nil else { return response }
+        return RPCResponse(id: response.id, error: .replyTooLarge(maximum: maximumBytes))
     }
 
     /// Encodes a batch reply as one frame to go out with the next flush.
@@ -68,6 +83,8 @@ struct ConnectionOutbox {
     /// Queues `notification` when the connection is writable; otherwise holds it, newest per key,
     /// unless that would hold more than ``maximumHeldBytes``.
     mutating func enqueue(_ notification: RPCNotification, coalescingKey: String, writable: Bool) -> NotificationOutcome {
+        // One larger than the bound could be neither held nor sent past the outbound cap.
+        if let params = notification.params, params.encodedSize(upTo: maximumHeldBytes) == nil { return .overflowed }
         guard writable else {
             var frame: [UInt8] = []
             Frame.write(notification.jsonValue, into: &frame)

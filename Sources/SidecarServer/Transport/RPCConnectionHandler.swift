@@ -177,7 +177,7 @@ final class RPCConnectionHandler: ChannelInboundHandler {
     }
 
     private func handleBatch(_ entries: [RPCInboundEntry], started: NIODeadline) {
-        let batch = BatchReply(count: entries.count)
+        let batch = BatchReply(count: entries.count, maximumBytes: maximumOutboundBytes)
         for (index, entry) in entries.enumerated() {
             let immediate = dispatch(entry, started: started, completion: { [self] answer in
                 if batch.fill(index, with: answer.decoded) { emitBatch(batch) }
@@ -486,18 +486,35 @@ extension Result where Failure == RPCError {
 }
 
 /// The slots of a batch reply, filled as its requests complete.
+///
+/// The reply is one frame, so its results share one bound, `maximumBytes`: a result that
+/// would take the reply past it is replaced by a `-32008` error as it arrives, so that a
+/// batch of many large answers never holds more than the bound.
 private final class BatchReply {
     private var slots: [RPCResponse?]
     private var remaining: Int
+    private var bytesLeft: Int
+    private let maximumBytes: Int
 
-    init(count: Int) {
+    init(count: Int, maximumBytes: Int) {
         self.slots = Array(repeating: nil, count: count)
         self.remaining = count
+        self.bytesLeft = maximumBytes
+        self.maximumBytes = maximumBytes
     }
 
     /// Fills slot `index`; returns `true` when it was the last one outstanding.
     func fill(_ index: Int, with response: RPCResponse?) -> Bool {
-        slots[index] = response
+        if let response, case .success(let result) = response.outcome {
+            if let size = result.encodedSize(upTo: bytesLeft) {
+                bytesLeft -= size
+                slots[index] = response
+            } else {
+                slots[index] = RPCResponse(id: response.id, error: .replyTooLarge(maximum: maximumBytes))
+            }
+        } else {
+            slots[index] = response
+        }
         remaining -= 1
         return remaining == 0
     }
