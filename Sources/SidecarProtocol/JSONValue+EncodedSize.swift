@@ -5,7 +5,21 @@ extension JSONValue {
     /// Measuring stops at the limit, so it costs no more than `limit` allows, even for a value
     /// whose parts share storage many times over (a copy shares its value's storage): such a
     /// value is cheap to hold and costly to write out, which this finds out beforehand.
+    @inlinable
     public func encodedSize(upTo limit: Int) -> Int? {
+        // Inlined for the answers of nearly every request, a scalar or a string, which are
+        // measured before they are written.
+        let size: Int
+        switch self {
+        case .null, .bool, .int, .double: size = 8
+        case .string(let text): size = text.utf8.count + 2
+        case .array, .object: return containerSize(upTo: limit)
+        }
+        return size <= limit ? size : nil
+    }
+
+    @usableFromInline
+    func containerSize(upTo limit: Int) -> Int? {
         var size = 0
         return addEncodedSize(to: &size, limit: limit) ? size : nil
     }

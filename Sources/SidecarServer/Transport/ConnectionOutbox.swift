@@ -53,9 +53,14 @@ struct ConnectionOutbox {
     var heldCount: Int { held.count }
 
     /// Encodes `response` as a frame to go out with the next flush, or a `-32008` error in its
-    /// place when its result is larger than ``maximumHeldBytes``.
+    /// place when its result would take more than ``maximumHeldBytes`` of JSON (measured, not
+    /// written, to find out).
     mutating func append(_ response: RPCResponse) {
-        Frame.write(Self.bounded(response, maximumBytes: maximumHeldBytes), into: &pending)
+        if case .success(let result) = response.outcome, result.encodedSize(upTo: maximumHeldBytes) == nil {
+            Frame.write(RPCResponse(id: response.id, error: .replyTooLarge(maximum: maximumHeldBytes)), into: &pending)
+            return
+        }
+        Frame.write(response, into: &pending)
     }
 
     /// Writes a response whose result is JSON text already, as a frame to go out with the next
@@ -66,13 +71,6 @@ struct ConnectionOutbox {
             return
         }
         Frame.write(id: id, encodedResult: encodedResult, into: &pending)
-    }
-
-    /// `response`, or the `-32008` error in its place when its result would take more than
-    /// `maximumBytes` of JSON. The result is measured, not written, to find out.
-    static func bounded(_ response: RPCResponse, maximumBytes: Int) -> RPCResponse {
-        guard case .success(let result) = response.outcome, result.encodedSize(upTo: maximumBytes) == nil else { return response }
-        return RPCResponse(id: response.id, error: .replyTooLarge(maximum: maximumBytes))
     }
 
     /// Encodes a batch reply as one frame to go out with the next flush.
