@@ -12,6 +12,14 @@ public enum StateError: RPCErrorConvertible, Sendable, Hashable, CustomStringCon
     /// An earlier change could not be stored, so memory and disk may differ: no more changes.
     case storageFailed(String)
 
+    /// A JSONPath selector that selects more than ``JSONPath/maximumNodes`` nodes on its way.
+    static var tooManyNodes: StateError {
+        .invalid(
+            "the selector selects more than \(JSONPath.maximumNodes) nodes on its way (each [*,*] or ..* multiplies them); "
+                + "narrow it",
+            operationIndex: nil)
+    }
+
     public var description: String {
         switch self {
         case .revisionMismatch(let expected, let current):

@@ -24,11 +24,12 @@ public enum StateSelector: Sendable {
         }
     }
 
-    /// The selected value: a pointer's value (`null` when absent), or a JSONPath's node list.
-    public func select(in document: JSONValue) -> JSONValue {
+    /// The selected value: a pointer's value (`null` when absent), or a JSONPath's node list;
+    /// `nil` when the JSONPath selects more than ``JSONPath/maximumNodes`` nodes on its way.
+    public func select(in document: JSONValue) -> JSONValue? {
         switch self {
         case .pointer(let pointer): return document.value(at: pointer) ?? .null
-        case .path(let path): return .array(path.values(in: document))
+        case .path(let path): return path.values(in: document, nodeLimit: JSONPath.maximumNodes).map(JSONValue.array)
         }
     }
 

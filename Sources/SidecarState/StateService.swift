@@ -88,7 +88,7 @@ public final class StateService: Sendable {
     public func query(_ path: JSONPath) -> EventLoopFuture<(values: [JSONValue], paths: [String], revision: Int64)> {
         onLoop {
             let document = self.core.value.document
-            let nodes = path.select(in: document.root)
+            guard let nodes = path.select(in: document.root, nodeLimit: JSONPath.maximumNodes) else { throw StateError.tooManyNodes }
             return self.eventLoop.makeSucceededFuture((nodes.map(\.value), nodes.map { $0.path.description }, document.revision))
         }
     }
@@ -316,8 +316,8 @@ public final class StateService: Sendable {
     /// `state.subscribe`: watches `selector` for `subscriber`.
     public func subscribe(_ selector: StateSelector, subscriber: StateSubscriber) -> EventLoopFuture<(id: UInt64, value: JSONValue, revision: Int64)> {
         onLoop {
-            self.core.withValue { core in
-                let (id, value) = core.subscriptions.subscribe(selector, subscriber: subscriber, document: core.document.root)
+            try self.core.withValue { core in
+                let (id, value) = try core.subscriptions.subscribe(selector, subscriber: subscriber, document: core.document.root)
                 return self.eventLoop.makeSucceededFuture((id, value, core.document.revision))
             }
         }

@@ -28,14 +28,16 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
     public var count: Int { entries.count }
 
     /// Adds a subscription and returns its id and the currently selected value.
+    /// - Throws: ``StateError/invalid(_:operationIndex:)`` when the selector selects more than
+    ///   ``JSONPath/maximumNodes`` nodes on its way; nothing is added then.
     public mutating func subscribe(
         _ selector: StateSelector,
         subscriber: Subscriber,
         document: JSONValue
-    ) -> (id: UInt64, value: JSONValue) {
+    ) throws(StateError) -> (id: UInt64, value: JSONValue) {
+        guard let value = selector.select(in: document) else { throw StateError.tooManyNodes }
         let id = nextID
         nextID += 1
-        let value = selector.select(in: document)
         entries[id] = Entry(selector: selector, subscriber: subscriber, lastValue: value)
         return (id, value)
     }
@@ -70,8 +72,8 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
         for index in entries.values.indices {
             let entry = entries.values[index]
             guard entry.selector.mayBeAffected(byChangeAt: reach) else { continue }
-            let value = entry.selector.select(in: document)
-            guard value != entry.lastValue else { continue }
+            // One that comes to select too many nodes is not notified until it selects fewer.
+            guard let value = entry.selector.select(in: document), value != entry.lastValue else { continue }
             entries.values[index].lastValue = value
             deliveries.append(Delivery(id: entries.keys[index], subscriber: entry.subscriber, value: value))
         }

@@ -192,6 +192,26 @@ struct StateTests {
         }
     }
 
+    @Test("a query or a subscription that multiplies its node list past a million is -32602 at once; a plain one answers")
+    func nodeBudget() throws {
+        try withDaemon { daemon in
+            let connection = try daemon.connect()
+            // A chain 30 levels deep: each [*,*] doubles the node list, 2^30 nodes after 30.
+            var chain: JSONValue = "end"
+            for _ in 0..<30 { chain = ["a": chain] }
+            _ = try connection.result("state.set", ["path": "/x", "value": chain])
+            let doubling = "$.x" + String(repeating: "[*,*]", count: 30)
+            let started = ContinuousClock.now
+            let query = try connection.error("state.query", ["selector": .string(doubling)], code: -32602)
+            #expect(query["message"]?.stringValue?.contains("more than 1000000 nodes") == true, "\(query)")
+            _ = try connection.error("state.subscribe", ["selector": .string(doubling)], code: -32602)
+            _ = try connection.error("state.query", ["selector": .string("$.x" + String(repeating: "..*", count: 8))], code: -32602)
+            #expect(ContinuousClock.now - started < .seconds(10))
+            let plain = try connection.result("state.query", ["selector": "$.x[*,*]"])
+            #expect(plain["values"]?.arrayValue?.count == 2)
+        }
+    }
+
     @Test("query returns values with normalized paths; an invalid JSONPath is -32602", arguments: [
         "$[?", "$.a[", "$..", "a.b", "$[?@.x=='unterminated]",
     ])

@@ -10,7 +10,7 @@ struct StateSubscriptionsTests {
     func pointerFiresOnlyOnChange() throws {
         var document = StateDocument()
         var subscriptions = StateSubscriptions<String>()
-        let (id, initial) = subscriptions.subscribe(try StateSelector(parsing: "/settings/llm"), subscriber: "a", document: document.root)
+        let (id, initial) = try subscriptions.subscribe(try StateSelector(parsing: "/settings/llm"), subscriber: "a", document: document.root)
         #expect(initial == .null)
 
         func deliveries(_ edit: StateEdit) throws -> [JSONValue] {
@@ -52,7 +52,7 @@ struct StateSubscriptionsTests {
     func filterReadingTheRoot() throws {
         var document = StateDocument(root: ["limit": 5, "items": [["price": 3], ["price": 8]]])
         var subscriptions = StateSubscriptions<Int>()
-        let (_, initial) = subscriptions.subscribe(try StateSelector(parsing: "$.items[?@.price < $.limit]"), subscriber: 1, document: document.root)
+        let (_, initial) = try subscriptions.subscribe(try StateSelector(parsing: "$.items[?@.price < $.limit]"), subscriber: 1, document: document.root)
         #expect(initial == [["price": 3]])
         let change = try document.apply(.set(try JSONPointer("/limit"), 10))
         #expect(subscriptions.deliveries(forChangeAt: change.path, in: document.root).map(\.value) == [[["price": 3], ["price": 8]]])
@@ -62,8 +62,8 @@ struct StateSubscriptionsTests {
     func arrayRemovalShifts() throws {
         var document = StateDocument(root: ["tabs": ["a", "b", "c"]])
         var subscriptions = StateSubscriptions<Int>()
-        _ = subscriptions.subscribe(try StateSelector(parsing: "/tabs/1"), subscriber: 1, document: document.root)
-        _ = subscriptions.subscribe(try StateSelector(parsing: "/tabs/0"), subscriber: 2, document: document.root)
+        _ = try subscriptions.subscribe(try StateSelector(parsing: "/tabs/1"), subscriber: 1, document: document.root)
+        _ = try subscriptions.subscribe(try StateSelector(parsing: "/tabs/0"), subscriber: 2, document: document.root)
         let change = try document.apply(.delete(try JSONPointer("/tabs/0")))
         let delivered = subscriptions.deliveries(forChangeAt: change.path, in: document.root)
         #expect(delivered.map(\.subscriber) == [1, 2])
@@ -75,7 +75,7 @@ struct StateSubscriptionsTests {
         var document = StateDocument(root: ["executions": ["e1": ["status": "done"]]])
         var subscriptions = StateSubscriptions<Int>()
         let selector = try StateSelector(parsing: "$.executions[?@.status=='running']")
-        let (_, initial) = subscriptions.subscribe(selector, subscriber: 1, document: document.root)
+        let (_, initial) = try subscriptions.subscribe(selector, subscriber: 1, document: document.root)
         #expect(initial == [])
 
         var change = try document.apply(.set(try JSONPointer("/executions/e2"), ["status": "running"]))
@@ -91,7 +91,7 @@ struct StateSubscriptionsTests {
         var document = StateDocument()
         var subscriptions = StateSubscriptions<Int>()
         for connection in 0..<100 {
-            _ = subscriptions.subscribe(try StateSelector(parsing: "/workspace"), subscriber: connection, document: document.root)
+            _ = try subscriptions.subscribe(try StateSelector(parsing: "/workspace"), subscriber: connection, document: document.root)
         }
         let change = try document.apply(.set(try JSONPointer("/workspace/open"), ["a.swift"]))
         let delivered = subscriptions.deliveries(forChangeAt: change.path, in: document.root)

@@ -60,20 +60,35 @@ public struct JSONPath: Sendable, CustomStringConvertible {
     /// - Parameter document: the value `$` stands for.
     /// - Returns: the node list; empty when nothing matches (never an error).
     public func select(in document: JSONValue) -> [(path: NormalizedPath, value: JSONValue)] {
-        let evaluator = JSONPathEvaluator(root: document, recordsPaths: true)
-        return evaluator.select(segments, from: .init(value: document, path: nil)).map { node in
-            (node.path?.normalizedPath ?? .root, node.value)
-        }
+        select(in: document, nodeLimit: .max) ?? []
     }
 
     /// The values of the nodes the query selects in `document`, in order, without their paths
     /// (cheaper than ``select(in:)`` when the paths are not needed).
     public func values(in document: JSONValue) -> [JSONValue] {
+        values(in: document, nodeLimit: .max) ?? []
+    }
+
+    /// The most nodes the daemon lets one evaluation select on its way (every segment and
+    /// filter query counted): a few segments can multiply a node list, each `[*,*]` doubling it.
+    public static let maximumNodes = 1_000_000
+
+    /// ``select(in:)``, or `nil` once the evaluation has selected more than `nodeLimit` nodes on
+    /// its way (every segment and filter query counted); it stops there.
+    public func select(in document: JSONValue, nodeLimit: Int) -> [(path: NormalizedPath, value: JSONValue)]? {
+        let evaluator = JSONPathEvaluator(root: document, recordsPaths: true, budget: .init(limit: nodeLimit))
+        let nodes = evaluator.select(segments, from: .init(value: document, path: nil))
+        guard !evaluator.budget.isExhausted else { return nil }
+        return nodes.map { node in (node.path?.normalizedPath ?? .root, node.value) }
+    }
+
+    /// ``values(in:)``, or `nil` as ``select(in:nodeLimit:)``.
+    public func values(in document: JSONValue, nodeLimit: Int) -> [JSONValue]? {
+        let evaluator = JSONPathEvaluator(root: document, recordsPaths: false, budget: .init(limit: nodeLimit))
         if let singular {
-            let evaluator = JSONPathEvaluator(root: document, recordsPaths: false)
             return evaluator.value(of: singular, current: document).map { [$0] } ?? []
         }
-        let evaluator = JSONPathEvaluator(root: document, recordsPaths: false)
-        return evaluator.select(segments, from: .init(value: document, path: nil)).map(\.value)
+        let values = evaluator.select(segments, from: .init(value: document, path: nil)).map(\.value)
+        return evaluator.budget.isExhausted ? nil : values
     }
 }

@@ -60,7 +60,7 @@ extension JSONPathEvaluator {
         if let singular = query.singular {
             return value(of: singular, current: current).map { [$0] } ?? []
         }
-        let walker = JSONPathEvaluator(root: root, recordsPaths: false)
+        let walker = JSONPathEvaluator(root: root, recordsPaths: false, budget: budget)
         let start = Node(value: query.isAbsolute ? root : current, path: nil)
         return walker.select(query.segments, from: start).map(\.value)
     }

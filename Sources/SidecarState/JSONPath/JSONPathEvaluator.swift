@@ -8,6 +8,35 @@ struct JSONPathEvaluator {
     /// The document's root, the value of `$` inside filters too.
     let root: JSONValue
     let recordsPaths: Bool
+    /// The nodes this evaluation may still select, filter queries included; shared by them.
+    let budget: NodeBudget
+
+    init(root: JSONValue, recordsPaths: Bool, budget: NodeBudget = NodeBudget(limit: .max)) {
+        self.root = root
+        self.recordsPaths = recordsPaths
+        self.budget = budget
+    }
+
+    /// How many nodes an evaluation may select in all, counting every segment and every filter
+    /// query on the way. A few segments can multiply a node list (each `[*,*]` doubles it), so
+    /// without a bound a short query could take minutes and gigabytes.
+    final class NodeBudget {
+        let limit: Int
+        private(set) var spent = 0
+
+        init(limit: Int) {
+            self.limit = limit
+        }
+
+        /// Counts one node; `false` once the limit is passed.
+        @inline(__always)
+        func spend() -> Bool {
+            spent += 1
+            return spent <= limit
+        }
+
+        var isExhausted: Bool { spent > limit }
+    }
 
     /// A selected node: its value and, when recorded, its path.
     struct Node {
@@ -36,10 +65,12 @@ struct JSONPathEvaluator {
         }
     }
 
-    /// The nodes the segments select from `start`, in order.
+    /// The nodes the segments select from `start`, in order (cut short, once ``budget`` is
+    /// exhausted: check it).
     func select(_ segments: [JSONPathSegment], from start: Node) -> [Node] {
         var nodes = [start]
         for segment in segments {
+            guard !budget.isExhausted else { return [] }
             var next: [Node] = []
             switch segment {
             case .child(let selectors):
@@ -59,6 +90,7 @@ struct JSONPathEvaluator {
 
     /// The selectors applied to `node` and then to each of its descendants, in document order.
     private func applyToDescendants(_ selectors: [JSONPathSelector], of node: Node, into result: inout [Node]) {
+        guard !budget.isExhausted else { return }
         apply(selectors, to: node, into: &result)
         switch node.value {
         case .array(let elements):
@@ -75,7 +107,7 @@ struct JSONPathEvaluator {
     }
 
     private func apply(_ selectors: [JSONPathSelector], to node: Node, into result: inout [Node]) {
-        for selector in selectors {
+        for selector in selectors where !budget.isExhausted {
             apply(selector, to: node, into: &result)
         }
     }
@@ -115,9 +147,11 @@ struct JSONPathEvaluator {
         }
     }
 
+    /// A selected child node, counted against ``budget``.
     @inline(__always)
     private func child(_ value: JSONValue, of parent: Node, _ element: NormalizedPath.Element) -> Node {
-        Node(value: value, path: recordsPaths ? PathLink(parent: parent.path, element: element) : nil)
+        _ = budget.spend()
+        return Node(value: value, path: recordsPaths ? PathLink(parent: parent.path, element: element) : nil)
     }
 
     // MARK: - Lookups
