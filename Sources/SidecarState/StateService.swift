@@ -313,10 +313,20 @@ public final class StateService: Sendable {
 
     // MARK: - Subscriptions
 
+    /// The most subscriptions one connection may hold: every change is checked against each
+    /// subscription it may affect, so their number sets what a change costs.
+    public static let maximumSubscriptionsPerConnection = 1_000
+
     /// `state.subscribe`: watches `selector` for `subscriber`.
     public func subscribe(_ selector: StateSelector, subscriber: StateSubscriber) -> EventLoopFuture<(id: UInt64, value: JSONValue, revision: Int64)> {
         onLoop {
             try self.core.withValue { core in
+                let limit = Self.maximumSubscriptionsPerConnection
+                guard core.subscriptions.count(where: { $0.connectionID == subscriber.connectionID }) < limit else {
+                    throw StateError.invalid(
+                        "this connection holds \(limit) subscriptions, the most one may; unsubscribe some, or watch a wider selector",
+                        operationIndex: nil)
+                }
                 let (id, value) = try core.subscriptions.subscribe(selector, subscriber: subscriber, document: core.document.root)
                 return self.eventLoop.makeSucceededFuture((id, value, core.document.revision))
             }

@@ -27,6 +27,11 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
     /// The number of live subscriptions.
     public var count: Int { entries.count }
 
+    /// The number of live subscriptions whose subscriber `belongs` accepts.
+    public func count(where belongs: (Subscriber) -> Bool) -> Int {
+        entries.values.reduce(0) { $0 + (belongs($1.subscriber) ? 1 : 0) }
+    }
+
     /// Adds a subscription and returns its id and the currently selected value.
     /// - Throws: ``StateError/invalid(_:operationIndex:)`` when the selector selects more than
     ///   ``JSONPath/maximumNodes`` nodes on its way; nothing is added then.

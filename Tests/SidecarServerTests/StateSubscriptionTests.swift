@@ -169,6 +169,31 @@ struct StateSubscriptionTests {
         }
     }
 
+    @Test("a connection holds at most 1000 subscriptions: the next is -32602 until one ends; another connection is not affected")
+    func subscriptionsPerConnection() throws {
+        try withDaemon { daemon in
+            let connection = try daemon.connect()
+            // Pipelined, to keep the test short.
+            var bytes: [UInt8] = []
+            for index in 0..<1_000 {
+                bytes += WireFrame.bytes(RPC.request("state.subscribe", params: ["selector": .string("/items/\(index)"), "fireImmediately": false],
+                                                     id: .int(Int64(index))))
+            }
+            try connection.write(bytes)
+            var first: JSONValue = nil
+            for _ in 0..<1_000 {
+                let reply = try connection.readMessage(timeout: 10)
+                #expect(reply["result"]?["subscription"] != nil, "\(reply)")
+                if reply["id"] == 0 { first = reply["result"]?["subscription"] ?? nil }
+            }
+            let refused = try connection.error("state.subscribe", ["selector": "/more"], code: -32602)
+            #expect(refused["message"]?.stringValue?.contains("holds 1000 subscriptions") == true, "\(refused)")
+            #expect(try daemon.connect().result("state.subscribe", ["selector": "/more"])["subscription"] != nil)
+            #expect(try connection.result("state.unsubscribe", ["subscription": first]) == ["unsubscribed": true])
+            #expect(try connection.result("state.subscribe", ["selector": "/more"])["subscription"] != nil)
+        }
+    }
+
     @Test("a subscriber that never reads stalls neither the writer nor another subscriber, keeps the daemon small, and ends on the latest value")
     func slowSubscriberIsCoalesced() throws {
         try withDaemon { daemon in
