@@ -508,7 +508,7 @@ enum OpenRPCDocument {
     {
       "name": "state.query",
       "summary": "Runs an RFC 9535 JSONPath query over the document.",
-      "description": "Evaluates `selector`, an RFC 9535 JSONPath query (it starts with `$`), against the current document and returns the selected values, their normalized paths (RFC 9535 section 2.7, such as `$['executions']['e1']` or `$['list'][0]`) in the same order (`paths[i]` is where `values[i]` is), and the revision the query ran at. Nodes come in document order (object members in the order they were written). A query that selects nothing returns two empty arrays. A selector that is not valid JSONPath is -32602 with the parser's message and the character offset; so is one whose evaluation selects more than 1,000,000 nodes on its way (each [*,*] doubles a node list).",
+      "description": "Evaluates `selector`, an RFC 9535 JSONPath query (it starts with `$`), against the current document and returns the selected values, their normalized paths (RFC 9535 section 2.7, such as `$['executions']['e1']` or `$['list'][0]`) in the same order (`paths[i]` is where `values[i]` is), and the revision the query ran at. Nodes come in document order (object members in the order they were written). A query that selects nothing returns two empty arrays. A selector that is not valid JSONPath is -32602 with the parser's message and the character offset; so is one whose evaluation selects more than 1,000,000 nodes on its way (each [*,*] doubles a node list) or whose match()/search() calls would take more than 100,000,000 steps (pattern size times string length).",
       "paramStructure": "by-name",
       "params": [
         {

@@ -12,10 +12,14 @@ public enum StateError: RPCErrorConvertible, Sendable, Hashable, CustomStringCon
     /// An earlier change could not be stored, so memory and disk may differ: no more changes.
     case storageFailed(String)
 
-    /// A JSONPath selector that selects more than ``JSONPath/maximumNodes`` nodes on its way.
+    /// A JSONPath selector too costly to evaluate: it selects more than ``JSONPath/maximumNodes``
+    /// nodes on its way, or its `match()`/`search()` calls would take more steps than that many
+    /// nodes are worth.
     static var tooManyNodes: StateError {
         .invalid(
-            "the selector selects more than \(JSONPath.maximumNodes) nodes on its way (each [*,*] or ..* multiplies them); "
+            "the selector is too costly: it selects more than \(JSONPath.maximumNodes) nodes on its way (each [*,*] or ..* "
+                + "multiplies them), or its match()/search() calls would take more than "
+                + "\(JSONPath.maximumNodes * JSONPathEvaluator.NodeBudget.regexStepsPerNode) steps (pattern size × string length); "
                 + "narrow it",
             operationIndex: nil)
     }

@@ -212,6 +212,24 @@ struct StateTests {
         }
     }
 
+    @Test("a match()/search() too costly for its string (pattern size × length) is -32602 at once; a cheap one answers")
+    func regexBudget() throws {
+        try withDaemon { daemon in
+            let connection = try daemon.connect()
+            _ = try connection.result("state.set", ["path": "/s", "value": .string(String(repeating: "a", count: 200_000))])
+            // Some 8,000 instructions against 200,000 characters: 1.6 × 10^9 steps, about a
+            // minute, where the budget allows 10^8.
+            let costly = #"$[?search(@, '(a{0,1000}){4}b')]"#
+            let started = ContinuousClock.now
+            let error = try connection.error("state.query", ["selector": .string(costly)], code: -32602)
+            #expect(error["message"]?.stringValue?.contains("match()/search() calls would take more than 100000000 steps") == true, "\(error)")
+            _ = try connection.error("state.subscribe", ["selector": .string(costly)], code: -32602)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            let cheap = try connection.result("state.query", ["selector": #"$[?search(@, 'a{3}')]"#])
+            #expect(cheap["paths"] == ["$['s']"])
+        }
+    }
+
     @Test("query returns values with normalized paths; an invalid JSONPath is -32602", arguments: [
         "$[?", "$.a[", "$..", "a.b", "$[?@.x=='unterminated]",
     ])

@@ -82,7 +82,8 @@ extension JSONPathEvaluator {
                     call.function,
                     subject: valueArgument(arguments[0], current: current),
                     pattern: call.literalPattern == nil ? valueArgument(arguments[1], current: current) : .none,
-                    literalPattern: call.literalPattern
+                    literalPattern: call.literalPattern,
+                    budget: budget
                 )
             )
         }

@@ -20,12 +20,24 @@ struct JSONPathEvaluator {
     /// How many nodes an evaluation may select in all, counting every segment and every filter
     /// query on the way. A few segments can multiply a node list (each `[*,*]` doubles it), so
     /// without a bound a short query could take minutes and gigabytes.
+    ///
+    /// The `match()` and `search()` calls of filters are counted too, in steps of their regular
+    /// expression (its program's size times the subject's length, what a run may take): a
+    /// large pattern against a long string takes seconds, and a filter runs it for every node.
     final class NodeBudget {
         let limit: Int
         private(set) var spent = 0
+        /// The regular-expression steps allowed: ``regexStepsPerNode`` per node of `limit`.
+        let regexStepLimit: Int
+        private(set) var regexSteps = 0
+
+        /// Steps of a regular expression worth one node of the budget.
+        static let regexStepsPerNode = 100
 
         init(limit: Int) {
             self.limit = limit
+            let (steps, overflow) = limit.multipliedReportingOverflow(by: Self.regexStepsPerNode)
+            self.regexStepLimit = overflow ? .max : steps
         }
 
         /// Counts one node; `false` once the limit is passed.
@@ -35,7 +47,15 @@ struct JSONPathEvaluator {
             return spent <= limit
         }
 
-        var isExhausted: Bool { spent > limit }
+        /// Counts a regular-expression run of at most `steps`; `false` (and the budget is
+        /// exhausted) when it would pass the limit, and then it is not to be run.
+        func spendRegexSteps(_ steps: Int) -> Bool {
+            let (total, overflow) = regexSteps.addingReportingOverflow(steps)
+            regexSteps = overflow ? .max : total
+            return regexSteps <= regexStepLimit
+        }
+
+        var isExhausted: Bool { spent > limit || regexSteps > regexStepLimit }
     }
 
     /// A selected node: its value and, when recorded, its path.
