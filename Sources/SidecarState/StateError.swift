@@ -15,11 +15,11 @@ public enum StateError: RPCErrorConvertible, Sendable, Hashable, CustomStringCon
     /// A JSONPath selector too costly to evaluate: it selects more than ``JSONPath/maximumNodes``
     /// nodes on its way, or its `match()`/`search()` calls would take more steps than that many
     /// nodes are worth.
-    static var tooManyNodes: StateError {
+    static var selectorTooCostly: StateError {
         .invalid(
             "the selector is too costly: it selects more than \(JSONPath.maximumNodes) nodes on its way (each [*,*] or ..* "
                 + "multiplies them), or its match()/search() calls would take more than "
-                + "\(JSONPath.maximumNodes * JSONPathEvaluator.NodeBudget.regexStepsPerNode) steps (pattern size × string length); "
+                + "\(JSONPath.maximumNodes * JSONPathEvaluator.EvaluationBudget.regexStepsPerNode) steps (pattern size × string length); "
                 + "narrow it",
             operationIndex: nil)
     }

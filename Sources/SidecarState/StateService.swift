@@ -88,7 +88,7 @@ public final class StateService: Sendable {
     public func query(_ path: JSONPath) -> EventLoopFuture<(values: [JSONValue], paths: [String], revision: Int64)> {
         onLoop {
             let document = self.core.value.document
-            guard let nodes = path.select(in: document.root, nodeLimit: JSONPath.maximumNodes) else { throw StateError.tooManyNodes }
+            guard let nodes = path.select(in: document.root, nodeLimit: JSONPath.maximumNodes) else { throw StateError.selectorTooCostly }
             return self.eventLoop.makeSucceededFuture((nodes.map(\.value), nodes.map { $0.path.description }, document.revision))
         }
     }

@@ -33,14 +33,14 @@ public struct StateSubscriptions<Subscriber: Sendable>: Sendable {
     }
 
     /// Adds a subscription and returns its id and the currently selected value.
-    /// - Throws: ``StateError/invalid(_:operationIndex:)`` when the selector selects more than
-    ///   ``JSONPath/maximumNodes`` nodes on its way; nothing is added then.
+    /// - Throws: ``StateError/invalid(_:operationIndex:)`` when the selector is too costly to
+    ///   evaluate (see ``JSONPath/maximumNodes``); nothing is added then.
     public mutating func subscribe(
         _ selector: StateSelector,
         subscriber: Subscriber,
         document: JSONValue
     ) throws(StateError) -> (id: UInt64, value: JSONValue) {
-        guard let value = selector.select(in: document) else { throw StateError.tooManyNodes }
+        guard let value = selector.select(in: document) else { throw StateError.selectorTooCostly }
         let id = nextID
         nextID += 1
         entries[id] = Entry(selector: selector, subscriber: subscriber, lastValue: value)

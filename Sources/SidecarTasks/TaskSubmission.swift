@@ -23,20 +23,6 @@ public struct TaskSubmission: Sendable {
         self.kind = kind
     }
 
-    /// How many bytes of JSON `value` takes, or `nil` when that is more than ``maximumValueBytes``.
-    /// A short string or a scalar is not written out to find out.
-    public static func checkedSize(of value: JSONValue) -> Int? {
-        switch value {
-        case .null, .bool, .int, .double:
-            return 24
-        case .string(let text) where text.utf8.count <= 4096:
-            return text.utf8.count + 2
-        default:
-            let size = JSONWriter.string(value).utf8.count
-            return size <= maximumValueBytes ? size : nil
-        }
-    }
-
     /// Reads a submission.
     /// - Parameters:
     ///   - json: the params object (or one element of `tasks.submitMany`'s `tasks`).
@@ -55,7 +41,7 @@ public struct TaskSubmission: Sendable {
         }
         self.kind = kind
         payload = object["payload"] ?? .null
-        guard Self.checkedSize(of: payload) != nil else {
+        guard payload.encodedSize(upTo: Self.maximumValueBytes) != nil else {
             throw Self.invalid(name("payload"), "is more than \(Self.maximumValueBytes) bytes of JSON; keep large data elsewhere and pass a path or a key")
         }
         if let value = object["priority"], !value.isNull {

@@ -99,7 +99,7 @@ enum TaskMethods {
         router.register("tasks.complete", .onLoop { context in
             let id = try context.params.string("id")
             let result = try context.params.value("result") ?? .null
-            guard TaskSubmission.checkedSize(of: result) != nil else {
+            guard result.encodedSize(upTo: TaskSubmission.maximumValueBytes) != nil else {
                 throw RPCError.invalidParams(
                     "'result' is more than \(TaskSubmission.maximumValueBytes) bytes of JSON; keep large data elsewhere and return a path or a key",
                     field: "result")

@@ -8,10 +8,10 @@ struct JSONPathEvaluator {
     /// The document's root, the value of `$` inside filters too.
     let root: JSONValue
     let recordsPaths: Bool
-    /// The nodes this evaluation may still select, filter queries included; shared by them.
-    let budget: NodeBudget
+    /// What this evaluation may still spend, filter queries included; shared by them.
+    let budget: EvaluationBudget
 
-    init(root: JSONValue, recordsPaths: Bool, budget: NodeBudget = NodeBudget(limit: .max)) {
+    init(root: JSONValue, recordsPaths: Bool, budget: EvaluationBudget = EvaluationBudget(limit: .max)) {
         self.root = root
         self.recordsPaths = recordsPaths
         self.budget = budget
@@ -24,7 +24,7 @@ struct JSONPathEvaluator {
     /// The `match()` and `search()` calls of filters are counted too, in steps of their regular
     /// expression (its program's size times the subject's length, what a run may take): a
     /// large pattern against a long string takes seconds, and a filter runs it for every node.
-    final class NodeBudget {
+    final class EvaluationBudget {
         let limit: Int
         private(set) var spent = 0
         /// The regular-expression steps allowed: ``regexStepsPerNode`` per node of `limit`.
@@ -40,11 +40,10 @@ struct JSONPathEvaluator {
             self.regexStepLimit = overflow ? .max : steps
         }
 
-        /// Counts one node; `false` once the limit is passed.
+        /// Counts one selected node.
         @inline(__always)
-        func spend() -> Bool {
+        func spendNode() {
             spent += 1
-            return spent <= limit
         }
 
         /// Counts a regular-expression run of at most `steps`; `false` (and the budget is
@@ -170,7 +169,7 @@ struct JSONPathEvaluator {
     /// A selected child node, counted against ``budget``.
     @inline(__always)
     private func child(_ value: JSONValue, of parent: Node, _ element: NormalizedPath.Element) -> Node {
-        _ = budget.spend()
+        budget.spendNode()
         return Node(value: value, path: recordsPaths ? PathLink(parent: parent.path, element: element) : nil)
     }
 

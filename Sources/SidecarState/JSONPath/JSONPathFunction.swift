@@ -116,7 +116,7 @@ extension JSONPathFunction {
         subject: JSONValue?,
         pattern: JSONValue?,
         literalPattern: IRegexp??,
-        budget: JSONPathEvaluator.NodeBudget? = nil
+        budget: JSONPathEvaluator.EvaluationBudget
     ) -> Bool {
         guard case .string(let string)? = subject else { return false }
         let regex: IRegexp?
@@ -128,10 +128,8 @@ extension JSONPathFunction {
             return false
         }
         guard let regex else { return false }
-        if let budget {
-            let (steps, overflow) = regex.programSize.multipliedReportingOverflow(by: string.utf8.count + 1)
-            guard budget.spendRegexSteps(overflow ? .max : steps) else { return false }
-        }
+        let (steps, overflow) = regex.programSize.multipliedReportingOverflow(by: string.utf8.count + 1)
+        guard budget.spendRegexSteps(overflow ? .max : steps) else { return false }
         return function == .match ? regex.matchesWhole(string) : regex.matchesPart(of: string)
     }
 }
